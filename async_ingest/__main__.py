@@ -1,0 +1,3 @@
+from async_ingest.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,754 @@
+"""Decide the text encoding of a CSV file from a few sampled windows (no I/O here).
+
+Order of decisions in :func:`detect`:
+
+1. A byte order mark at offset 0 decides at once (UTF-32 checked before UTF-16).
+2. UTF-16/32 without a BOM is recognised by its NUL-byte lanes (ASCII-range text leaves the high byte
+   of every code unit zero), then confirmed by decoding.
+3. Any other NUL byte means binary data (the convention of ``file`` and git): :class:`UndetectableEncoding`.
+4. Pure ASCII -> ``utf-8`` (method ``ascii``); strictly valid UTF-8 -> ``utf-8``. Mostly valid UTF-8
+   (a few bad bytes, or legacy rows appended to a UTF-8 export) is also ``utf-8``, with a lower
+   confidence: the strict transcoder then stops at the exact offset of the damage instead of a code
+   page silently garbling every valid sequence.
+5. Legacy code pages. charset-normalizer proposes candidates from a bounded excerpt (the lines that hold
+   non-ASCII bytes), but its first answer is not trusted: on Western European text with few accented
+   letters it ranks neighbour code pages such as mac_iceland or cp1250 first (charset_normalizer #624).
+   Its pick competes with every code page of :data:`PREFERENCE_ORDER` that decodes all samples strictly.
+
+Plausibility score (why it can overrule the detector). Only the non-ASCII and control characters of a
+decoding carry evidence: ASCII decodes identically under every candidate. Each such character scores 1
+or 0, and the mean is the plausibility (0..1):
+
+* 0 for controls, unassigned and private-use code points (a C1 control from 0x80-0x9F is never text),
+  and for spacing diacritics or the currency sign ``¤`` that exist only as code page filler;
+* 0 for a symbol or punctuation mark glued inside a word (``Kinos‰le`` is mac_roman misreading ``ä``);
+* 0 for an uppercase letter right after a lowercase one (``cafÈ``; KOI8-R read as cp1251 flips case);
+* 0 for a letter touching a letter of another alphabet (``Mьnchen``), or a CJK character wedged
+  inside a Latin word (a multi-byte codec swallowing ``é`` plus the next ASCII letter);
+* a letter scores 1 only if it belongs to the alphabet of the best covering language (1/2 if only a
+  second language has it): Czech read as cp1252 gives ``ø è ì ò`` next to ``š ž``, which no language
+  writes together, whereas cp1250 gives Czech.
+
+Decodings that produce the same text form one group; the most plausible group wins. On a tie the group
+holding the detector's pick wins (its letter statistics see what an alphabet cannot, e.g. lower-case-only
+KOI8-R against cp1251), otherwise the earliest code page of :data:`PREFERENCE_ORDER`. Within the winning
+group the earliest code page is reported (cp1252 rather than latin-1 for identical text). A multi-byte
+codec that decodes to different text never replaces the detector's multi-byte pick: telling one Han
+reading from another needs the detector's frequency model, not an alphabet.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
+
+from charset_normalizer import from_bytes
+
+KiB = 1024
+MiB = 1024 * KiB
+
+SAMPLE_WINDOW = 1 * MiB  # bytes per sampled window
+SAMPLE_WINDOWS = 8  # windows per file: head, tail and six in between
+SAMPLE_ALIGN = 4 * KiB  # middle windows start on page boundaries, a multiple of every UTF-16/32 code unit
+
+EXCERPT_LIMIT = 64 * KiB  # bytes of non-ASCII-bearing lines given to charset-normalizer and the scorer
+LINE_CONTEXT = 256  # bytes kept either side of a non-ASCII run when its line is longer than that
+WIDE_PROBE = 64 * KiB  # head bytes examined for UTF-16/32 NUL lanes
+SCAN_BLOCK = 4 * KiB  # pure-ASCII blocks of this size are skipped when looking for non-ASCII lines
+SCORED_CHARS_MAX = 4096  # evidence characters scored per candidate; more adds time, not accuracy
+SCORE_SLICES = 16  # the scored characters are drawn evenly from this many slices of the excerpt
+
+# Text in UTF-16/32 has a zero high byte for every ASCII/Latin-1 character. CJK-heavy CSV still has
+# delimiters, digits and newlines, hence the low bar; the low byte is zero only for U+xx00 characters.
+WIDE_ZERO_LANE_MIN = 0.1
+WIDE_OTHER_LANE_MAX = 0.02
+UTF32_ZERO_LANE_MIN = 0.9  # UTF-32: the top byte is always zero, the next one outside the astral planes
+
+UTF8_CONFIDENCE = 0.99  # valid multi-byte UTF-8 sequences almost never arise by chance
+# Single-byte code pages give no valid multi-byte UTF-8 (an accented letter is followed by ASCII), CJK
+# ones up to ~30% by chance. Share = valid sequences / (valid + invalid) when the file is not clean UTF-8.
+DAMAGED_UTF8_MIN_VALID = 8  # valid multi-byte characters needed before damage is considered
+DAMAGED_UTF8_MIN_SHARE = 0.9  # UTF-8 with a few bad bytes, whatever a code page would say
+MIXED_UTF8_MIN_SHARE = 0.2  # UTF-8 mixed with legacy rows, unless a CJK code page reads it all
+MIN_PLAUSIBILITY = 0.6  # below this the best decoding is judged garbage: the file is treated as binary
+SECOND_LANGUAGE_WEIGHT = 0.5  # a letter only a second language explains counts half
+TIE_TOLERANCE = 1e-9  # plausibility differences below this are ties
+DETECTOR_MIN_EVIDENCE = 32  # non-ASCII bytes below which charset-normalizer's pick gets no say on ties
+
+# Every byte below 0x30 stands alone in all supported ASCII-compatible codecs: UTF-8 continuation bytes
+# are >= 0x80 and CJK trail bytes >= 0x30 (GB18030 digits) or >= 0x40. Decoding can resume after one.
+_SYNC_BYTE = re.compile(rb"[\x00-\x2f]")
+_NON_ASCII_RUN = re.compile(rb"[\x80-\xff]+")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_ASCII_BYTES = bytes(range(0x80))
+_REPLACEMENT_UTF8 = "\ufffd".encode()
+_EVIDENCE = re.compile(r"[^\t\n\r\x20-\x7e]")  # characters whose reading differs between candidates
+
+# Documented order for ties. Western code pages first: cp1252 is a superset of latin-1's printable
+# characters (latin-1's 0x80-0x9F are C1 controls, never real text); iso8859-15 before latin-1 because
+# it differs only where latin-1 holds filler (¤ ¦ ¨ ´ ¸ ¼ ½ ¾). Then Central European, Baltic,
+# Turkish, Cyrillic, Greek, Hebrew, Arabic, Thai, DOS/Mac Western, then CJK with the superset first
+# where its mappings are identical (gb18030 > gbk; cp949 > euc_kr), so a later region needing the
+# superset does not fail mid-stream.
+PREFERENCE_ORDER: tuple[str, ...] = (
+    "utf-8",
+    "cp1252",
+    "iso8859-15",
+    "iso8859-1",
+    "cp1250",
+    "iso8859-2",
+    "cp1257",
+    "iso8859-13",
+    "cp1254",
+    "iso8859-9",
+    "cp1251",
+    "koi8-r",
+    "koi8-u",
+    "iso8859-5",
+    "cp866",
+    "mac-cyrillic",
+    "cp1253",
+    "iso8859-7",
+    "cp1255",
+    "iso8859-8",
+    "cp1256",
+    "iso8859-6",
+    "cp874",
+    "mac-roman",
+    "cp850",
+    "cp437",
+    "gb18030",
+    "gbk",
+    "gb2312",
+    "big5",
+    "cp950",
+    "big5hkscs",
+    "shift_jis",
+    "cp932",
+    "euc_jp",
+    "cp949",
+    "euc_kr",
+)
+
+# BOMs, longest first: FF FE 00 00 is UTF-32-LE, not UTF-16-LE followed by a NUL character.
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+# Codecs charset-normalizer should not propose: wide and 7-bit stateful encodings turn 8-bit text into
+# plausible-looking ideographs; UTF-16/32 are handled by BOM and NUL lanes instead.
+_DETECTOR_EXCLUDED = ["utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le", "utf_32_be", "utf_7"]
+
+
+@dataclass(frozen=True)
+class Detection:
+    encoding: str  # Python codec name as codecs.lookup() spells it
+    method: str  # "bom" | "detected" | "forced" | "ascii"
+    confidence: float  # 0.0..1.0
+    bom: bytes  # BOM at the start of the file, to strip (b"" if none)
+
+
+ASCII_DETECTION = Detection("utf-8", "ascii", 1.0, b"")
+
+
+class UndetectableEncoding(ValueError):
+    """No text encoding fits the sampled bytes (binary data, or garbage in every candidate)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CodecTraits:
+    name: str
+    ascii_compatible: bool  # an idle decoder maps every ASCII byte to itself and stays idle
+    single_byte: bool  # every byte decodes on its own; no state carries between bytes
+    unit: int  # code unit size in bytes: 2 for UTF-16, 4 for UTF-32, else 1
+
+
+@lru_cache(maxsize=256)
+def codec_traits(name: str) -> CodecTraits:
+    """Properties of a codec measured on its own decoder, so no hand-kept list can go stale."""
+    canonical = codecs.lookup(name).name
+    unit = 4 if canonical.startswith("utf-32") else 2 if canonical.startswith("utf-16") else 1
+    return CodecTraits(canonical, _maps_ascii_to_itself(canonical), _decodes_byte_by_byte(canonical), unit)
+
+
+def ascii_compatible(name: str) -> bool:
+    """True if pure-ASCII bytes decode to themselves from an idle decoder (cp1252, shift_jis, gb18030...),
+    false for UTF-16/32, EBCDIC, UTF-7 and the ISO-2022 family whose escapes change the meaning of ASCII."""
+    return codec_traits(name).ascii_compatible
+
+
+def _maps_ascii_to_itself(name: str) -> bool:
+    decoder = codecs.getincrementaldecoder(name)(errors="strict")
+    idle = decoder.getstate()
+    try:
+        for byte in range(0x80):
+            if decoder.decode(bytes((byte,))) != chr(byte) or decoder.getstate() != idle:
+                return False
+    except (UnicodeError, ValueError):
+        return False
+    return True
+
+
+def _decodes_byte_by_byte(name: str) -> bool:
+    factory = codecs.getincrementaldecoder(name)
+    for byte in range(0x100):
+        decoder = factory(errors="strict")
+        try:
+            if len(decoder.decode(bytes((byte,)))) != 1:
+                return False
+        except UnicodeDecodeError:
+            continue  # an unmapped byte is still a single byte
+        except (UnicodeError, ValueError):
+            return False
+    return True
+
+
+def sample_offsets(size: int, window: int = SAMPLE_WINDOW, count: int = SAMPLE_WINDOWS) -> list[int]:
+    """Start offsets of windows spread across a file of `size` bytes: head (0), tail (size - window) and
+    evenly in between (middle ones aligned down to SAMPLE_ALIGN); sorted, deduplicated, each window
+    inside the file. A file of at most count * window bytes gives [0]: read it whole, it costs no more."""
+    if size < 0 or window <= 0 or count < 1:
+        raise ValueError(f"invalid sampling: size={size} window={window} count={count}")
+    if size <= count * window or count == 1:
+        return [0]
+    last = size - window
+    middle = (i * last // (count - 1) for i in range(1, count - 1))
+    return sorted({0, last, *(offset - offset % SAMPLE_ALIGN for offset in middle)})
+
+
+def detect_bom(head: bytes) -> tuple[str, bytes] | None:
+    """(codec, bom) if `head` starts with a byte order mark. The codecs are the BOM-less variants
+    ('utf-16-le', not 'utf-16') because the caller strips the BOM itself."""
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec, bom
+    return None
+
+
+def resolve_codec(name: str) -> str:
+    """Validate a user-supplied encoding name; return its canonical Python codec name."""
+    try:
+        canonical = codecs.lookup(name).name
+    except LookupError:
+        raise ValueError(f"unknown encoding {name!r}") from None
+    try:
+        # The public way to tell text codecs from bytes-to-bytes ones (rot13, base64, zlib...).
+        "a".encode(canonical)
+    except (LookupError, UnicodeError):
+        raise ValueError(f"{name!r} is not a text encoding") from None
+    return canonical
+
+
+def forced(name: str, head: bytes = b"") -> Detection:
+    """Detection for a user-chosen encoding. A BOM of that encoding at the head is still stripped, and the
+    byte-order-sniffing 'utf-16'/'utf-32'/'utf-8-sig' become their explicit variants (Python's incremental
+    UTF-16/32 decoders refuse a stream without BOM)."""
+    codec = resolve_codec(name)
+    bom = detect_bom(head)
+    family = {"utf-8-sig": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}.get(codec, codec)
+    if bom is not None and bom[0].startswith(family):
+        return Detection(bom[0], "forced", 1.0, bom[1])
+    if codec in ("utf-16", "utf-32"):
+        lanes = _wide_by_nul_lanes(head)
+        chosen = lanes if lanes is not None and lanes.startswith(codec) else codec + "-le"
+        return Detection(chosen, "forced", 1.0, b"")
+    return Detection(family, "forced", 1.0, b"")
+
+
+@dataclass(frozen=True)
+class _Region:
+    data: bytes
+    head: bool  # starts at file offset 0 (else it may start mid-character)
+    extra: bool = False  # passed by the caller as especially telling (e.g. around a decode failure)
+
+
+def detect(samples: Sequence[bytes], *, extra: Sequence[bytes] = ()) -> Detection:
+    """Decide the encoding from sampled windows; samples[0] is the head of the file (offset 0).
+    Windows other than the head, and `extra` regions (e.g. around a decode failure), may start and end
+    mid-character: they are trimmed so a cut character does not count against an encoding."""
+    regions = [_Region(bytes(data), index == 0) for index, data in enumerate(samples)]
+    regions += [_Region(bytes(data), False, extra=True) for data in extra]
+    regions = [region for region in regions if region.data]
+    if not regions:
+        return ASCII_DETECTION
+    head = bytes(samples[0]) if samples else b""
+    bom = detect_bom(head)
+    if bom is not None:
+        return Detection(bom[0], "bom", 1.0, bom[1])
+    wide = _detect_wide(regions)
+    if wide is not None:
+        return wide
+    if any(b"\x00" in region.data for region in regions):
+        raise UndetectableEncoding("binary data: NUL bytes outside UTF-16/32 text")
+    if all(region.data.isascii() for region in regions):
+        return ASCII_DETECTION
+    if _is_utf8(regions):
+        return Detection("utf-8", "detected", UTF8_CONFIDENCE, b"")
+    return _detect_not_utf8(regions)
+
+
+# --- UTF-16/32 without BOM -------------------------------------------------------------------------
+
+
+def _wide_by_nul_lanes(head: bytes) -> str | None:
+    probe = head[:WIDE_PROBE]
+    probe = probe[: len(probe) - len(probe) % 4]  # whole UTF-32 units, so lane k is byte k of each
+    if not probe:
+        return None
+    zero = [probe[lane::4].count(0) / len(probe[lane::4]) for lane in range(4)]
+    if min(zero[2], zero[3]) >= UTF32_ZERO_LANE_MIN and zero[0] <= WIDE_OTHER_LANE_MAX:
+        return "utf-32-le"
+    if min(zero[0], zero[1]) >= UTF32_ZERO_LANE_MIN and zero[3] <= WIDE_OTHER_LANE_MAX:
+        return "utf-32-be"
+    even, odd = (zero[0] + zero[2]) / 2, (zero[1] + zero[3]) / 2
+    if odd >= WIDE_ZERO_LANE_MIN and even <= WIDE_OTHER_LANE_MAX:
+        return "utf-16-le"
+    if even >= WIDE_ZERO_LANE_MIN and odd <= WIDE_OTHER_LANE_MAX:
+        return "utf-16-be"
+    return None
+
+
+def _detect_wide(regions: list[_Region]) -> Detection | None:
+    if not regions[0].head:
+        return None
+    codec = _wide_by_nul_lanes(regions[0].data)
+    if codec is None or not _decodes_all(codec, regions):
+        return None
+    text = _decode_region(codec, regions[0].data[:EXCERPT_LIMIT], head=True)
+    score = _plausibility(text) if text is not None else 0.0
+    if score < MIN_PLAUSIBILITY:
+        return None  # e.g. an array of 16-bit integers: the NUL lanes fit, the text does not
+    return Detection(codec, "detected", round(score, 3), b"")
+
+
+# --- strict decoding of (possibly cut) regions ------------------------------------------------------
+
+
+def _sync_start(data: bytes) -> int | None:
+    """Offset just after the first byte that stands alone in every ASCII-compatible codec."""
+    found = _SYNC_BYTE.search(data)
+    return None if found is None else found.end()
+
+
+def _start_candidates(codec: str, data: bytes, head: bool) -> Sequence[int]:
+    if head:
+        return (0,)
+    traits = codec_traits(codec)
+    if traits.single_byte:
+        return (0,)
+    if traits.unit > 1:
+        # Alignment unknown for `extra` regions; +2 also skips a cut UTF-16 surrogate pair.
+        return range(traits.unit + 2) if traits.unit == 2 else range(traits.unit)
+    start = _sync_start(data) if traits.ascii_compatible else None
+    return (start,) if start is not None else range(4)
+
+
+def _decode_region(codec: str, data: bytes, head: bool) -> str | None:
+    """Decoded text of a region, or None if it does not decode. The end is decoded with final=False so
+    a character cut by the window edge stays pending instead of failing."""
+    factory = codecs.getincrementaldecoder(codec)
+    for start in _start_candidates(codec, data, head):
+        try:
+            return str(factory(errors="strict").decode(data[start:], final=False))
+        except (UnicodeError, ValueError):
+            continue
+    return None
+
+
+def _decodes_all(codec: str, regions: Sequence[_Region], high_bytes: bytes | None = None) -> bool:
+    traits = codec_traits(codec)
+    if high_bytes is not None and traits.single_byte and traits.ascii_compatible:
+        # Stateless and ASCII-safe: valid iff every distinct non-ASCII byte maps to a character.
+        try:
+            high_bytes.decode(codec)
+        except UnicodeDecodeError:
+            return False
+        return True
+    return all(_decode_region(codec, region.data, region.head) is not None for region in regions)
+
+
+def _is_utf8(regions: Sequence[_Region]) -> bool:
+    """Valid UTF-8 with at least one complete multi-byte character: a lone lead byte left pending at the
+    end ("café" in cp1252 ends with 0xE9) is no evidence for UTF-8."""
+    texts = [_decode_region("utf-8", region.data, region.head) for region in regions]
+    decoded = [text for text in texts if text is not None]
+    return len(decoded) == len(texts) and not all(text.isascii() for text in decoded)
+
+
+def _detect_not_utf8(regions: list[_Region]) -> Detection:
+    """Legacy code page, unless this is UTF-8 with damage: a few invalid bytes, or legacy rows appended
+    to a UTF-8 export. A code page would garble every valid sequence, whereas UTF-8 makes the strict
+    transcoder stop at the exact offset of the damage (or replace it when asked to)."""
+    valid, share = _utf8_evidence(regions)
+    if valid < DAMAGED_UTF8_MIN_VALID or share < MIXED_UTF8_MIN_SHARE:
+        return _detect_legacy(regions)
+    damaged = Detection("utf-8", "detected", round(UTF8_CONFIDENCE * share, 3), b"")
+    if share >= DAMAGED_UTF8_MIN_SHARE:
+        return damaged
+    try:
+        legacy = _detect_legacy(regions)
+    except UndetectableEncoding:
+        return damaged
+    # CJK code pages form valid UTF-8 pairs by chance (up to ~30% of them); single-byte ones never do.
+    return damaged if codec_traits(legacy.encoding).single_byte else legacy
+
+
+def _utf8_evidence(regions: Sequence[_Region]) -> tuple[int, float]:
+    """(valid multi-byte UTF-8 characters, their share among valid + invalid sequences)."""
+    valid = invalid = 0
+    for region in regions:
+        start = 0 if region.head else (_sync_start(region.data) or 0)
+        data = region.data[start:]
+        text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data, final=False)
+        replaced = text.count("\ufffd") - data.count(_REPLACEMENT_UTF8)
+        ascii_count = len(data) - len(data.translate(None, _ASCII_BYTES))
+        valid += len(text) - ascii_count - replaced
+        invalid += replaced
+    return valid, valid / max(1, valid + invalid)
+
+
+def _distinct_high_bytes(regions: Sequence[_Region]) -> bytes:
+    present: set[int] = set()
+    for region in regions:
+        present.update(region.data.translate(None, _ASCII_BYTES))
+    return bytes(sorted(present))
+
+
+# --- excerpt of non-ASCII-bearing lines -------------------------------------------------------------
+
+
+def _region_span(region: _Region, keep_tail: bool) -> tuple[int, int]:
+    data = region.data
+    low = 0 if region.head else (_sync_start(data) or len(data))
+    # A trailing non-ASCII run may be a character cut by the window edge; strict decoders reject it.
+    high = len(data) if keep_tail else len(data.rstrip(_HIGH_BYTES))
+    return low, max(low, high)
+
+
+def _last_sync_end(data: bytes, low: int, high: int) -> int | None:
+    last = None
+    for found in _SYNC_BYTE.finditer(data, low, high):
+        last = found.end()
+    return last
+
+
+def _non_ascii_runs(data: bytes, low: int, high: int) -> Iterator[re.Match[bytes]]:
+    # bytes.isascii() skips ASCII blocks ~100x faster than the regex scans them.
+    for block in range(low, high, SCAN_BLOCK):
+        end = min(block + SCAN_BLOCK, high)
+        if not data[block:end].isascii():
+            yield from _NON_ASCII_RUN.finditer(data, block, end)
+
+
+def _pieces(data: bytes, low: int, high: int, budget: int) -> Iterator[bytes]:
+    """Lines holding non-ASCII bytes (trimmed to LINE_CONTEXT around the run when longer)."""
+    done = low
+    for run in _non_ascii_runs(data, low, high):
+        if run.start() < done:
+            continue
+        start = max(done, data.rfind(b"\n", low, run.start()) + 1)
+        if run.start() - start > LINE_CONTEXT:
+            start = _last_sync_end(data, run.start() - LINE_CONTEXT, run.start()) or run.start()
+        newline = data.find(b"\n", run.end(), high)
+        end = high if newline < 0 else newline + 1
+        if end - run.end() > LINE_CONTEXT:
+            sync = _SYNC_BYTE.search(data, run.end(), run.end() + LINE_CONTEXT)
+            end = sync.start() if sync is not None else end
+        yield data[start:end]
+        done = end
+        budget -= end - start
+        if budget <= 0:
+            return
+
+
+def _excerpt(regions: Sequence[_Region], keep_tail: bool = False) -> list[bytes]:
+    budget = max(LINE_CONTEXT, EXCERPT_LIMIT // len(regions))
+    # `extra` regions (around a decode failure) carry the most telling bytes, then the head: take them first.
+    ordered = sorted(regions, key=lambda region: (not region.extra, not region.head))
+    pieces: list[bytes] = []
+    for region in ordered:
+        low, high = _region_span(region, keep_tail)
+        pieces.extend(_pieces(region.data, low, high, budget))
+    if not keep_tail and all(piece.isascii() for piece in pieces):
+        return _excerpt(regions, keep_tail=True)  # e.g. a whole small file ending in "café"
+    return pieces
+
+
+# --- plausibility scoring ---------------------------------------------------------------------------
+
+
+def _letters(first: int, last: int) -> str:
+    return "".join(chr(code) for code in range(first, last + 1) if chr(code).isalpha())
+
+
+# Non-ASCII lowercase letters each language writes. Coverage of the decoded letters by these alphabets
+# is what separates code pages that all yield "letters" (cp1250 vs cp1252, koi8-r vs cp1251 by case).
+LANGUAGE_ALPHABETS: dict[str, frozenset[str]] = {
+    name: frozenset(letters)
+    for name, letters in {
+        "portuguese": "áâãàçéêíóôõúüªº",
+        "spanish": "áéíóúñüªº",
+        "french": "àâæçéèêëîïôœùûüÿ",
+        "german": "äöüß",
+        "italian": "àèéìíîòóùúªº",
+        "catalan": "àçéèíïòóúüªº",
+        "dutch": "áéèëïóöü",
+        "danish_norwegian": "æøåéóü",
+        "swedish_finnish": "åäöéšž",
+        "icelandic": "áðéíóúýþæö",
+        "estonian": "äöõüšž",
+        "czech": "áčďéěíňóřšťúůýž",
+        "slovak": "áäčďéíĺľňóôŕšťúýž",
+        "polish": "ąćęłńóśźż",
+        "hungarian": "áéíóöőúüű",
+        "romanian": "ăâîșțşţ",
+        "croatian_slovene": "čćđšž",
+        "turkish": "çğıöşüâî",
+        "lithuanian": "ąčęėįšųūž",
+        "latvian": "āčēģīķļņšūž",
+        "albanian": "çë",
+        "russian": "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        "ukrainian": "абвгґдеєжзиіїйклмнопрстуфхцчшщьюяʼ",
+        "belarusian": "абвгдеёжзійклмнопрстуўфхцчшыьэюя",
+        "bulgarian": "абвгдежзийклмнопрстуфхцчшщъьюя",
+        "serbian_macedonian": "абвгдђѓежзѕијклљмнњопрстћќуфхцчџш",
+        "greek": "αβγδεζηθικλμνξοπρσςτυφχψωάέήίόύώϊϋΐΰ",
+        "hebrew": _letters(0x05D0, 0x05EA),
+        "arabic": _letters(0x0620, 0x064A) + "پچژکگی",
+        "thai": _letters(0x0E01, 0x0E4E),
+    }.items()
+}
+
+_CJK_SCRIPTS = frozenset(
+    {"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "HALFWIDTH", "FULLWIDTH", "IDEOGRAPHIC", "BOPOMOFO"}
+)
+_ALPHABETIC_SCRIPTS = frozenset({"LATIN", "GREEK", "CYRILLIC", "HEBREW", "ARABIC", "THAI", "ARMENIAN"})
+_SCRIPT_ALIASES = {"FEMININE": "LATIN", "MASCULINE": "LATIN"}  # ª º
+# Code page filler that real text practically never uses (iso8859-15 replaced most of them).
+_FILLER = frozenset("¤¦¨´¸¯ˆ˜")
+_INWORD_PUNCTUATION = frozenset("’‘ʼ'·-")  # apostrophes and the Catalan middle dot sit inside words
+
+_BAD, _NEUTRAL, _LETTER = 0, 1, 2
+
+
+@lru_cache(maxsize=8192)
+def _script(char: str) -> str:
+    word = unicodedata.name(char, "").split(" ", 1)[0]
+    word = _SCRIPT_ALIASES.get(word, word)
+    return "CJK" if word in _CJK_SCRIPTS else word
+
+
+def _is_alpha_letter(char: str) -> bool:
+    """A letter of a space-separated alphabet (CJK text has no words to be 'inside' of)."""
+    return char.isalpha() and _script(char) != "CJK"
+
+
+def _foreign(script: str, neighbour: str) -> bool:
+    other = _script(neighbour) if _is_alpha_letter(neighbour) else script
+    return other != script and other in _ALPHABETIC_SCRIPTS and script in _ALPHABETIC_SCRIPTS
+
+
+@lru_cache(maxsize=65536)  # real text repeats its letter contexts: most lookups hit
+def _verdict(char: str, left: str, right: str) -> int:
+    category = unicodedata.category(char)
+    if category in ("Cc", "Cn", "Co", "Cs") or category == "Sk" or char in _FILLER:
+        return _BAD
+    if category[0] == "L":
+        return _letter_verdict(char, category, left, right)
+    if category[0] == "M":
+        # A mark belongs on a letter of its own script: a Hebrew point on a Latin letter is cp1255
+        # misreading UTF-8. Generic combining accents (U+0300...) fit any base.
+        mark_script = _script(char)
+        fits = mark_script in ("COMBINING", _script(left))
+        return _NEUTRAL if left.isalpha() and fits else _BAD
+    glued = _is_alpha_letter(left) and _is_alpha_letter(right)
+    if glued and char not in _INWORD_PUNCTUATION:
+        return _BAD
+    if category in ("So", "Sm") and (_is_symbol_run(left) or _is_symbol_run(right)):
+        return _BAD  # box drawing from a DOS code page, not text: real symbols stand alone ("© 2001")
+    return _NEUTRAL
+
+
+def _is_symbol_run(neighbour: str) -> bool:
+    return not neighbour.isascii() and unicodedata.category(neighbour) in ("So", "Sm")
+
+
+def _letter_verdict(char: str, category: str, left: str, right: str) -> int:
+    script = _script(char)
+    if script == "CJK":
+        enclosed = _is_alpha_letter(left) and _is_alpha_letter(right)
+        return _BAD if enclosed else _NEUTRAL
+    if category in ("Lu", "Lt") and unicodedata.category(left) == "Ll":
+        return _BAD
+    if _foreign(script, left) or _foreign(script, right):
+        return _BAD
+    return _LETTER
+
+
+def _covered(letters: Counter[str]) -> float:
+    """Letters explained by the best language plus, at half weight, by the best second language."""
+
+    def count(alphabet: frozenset[str], excluded: frozenset[str] = frozenset()) -> int:
+        return sum(n for letter, n in letters.items() if letter in alphabet and letter not in excluded)
+
+    best = max(LANGUAGE_ALPHABETS.values(), key=count)
+    second = max(count(alphabet, best) for alphabet in LANGUAGE_ALPHABETS.values())
+    return count(best) + SECOND_LANGUAGE_WEIGHT * second
+
+
+def _evidence_positions(text: str) -> list[int]:
+    """Up to SCORED_CHARS_MAX evidence positions, spread over the whole text (the excerpt holds the
+    regions one after another, and the tail window must be heard too)."""
+    span = max(1, -(-len(text) // SCORE_SLICES))
+    per_slice = SCORED_CHARS_MAX // SCORE_SLICES
+    positions: list[int] = []
+    for start in range(0, len(text), span):
+        found = _EVIDENCE.finditer(text, start, start + span)
+        positions.extend(match.start() for match in islice(found, per_slice))
+    return positions
+
+
+def _plausibility(text: str) -> float:
+    """Share (0..1) of the evidence characters (non-ASCII and controls) that read as real text."""
+    positions = _evidence_positions(text)
+    if not positions:
+        return 1.0
+    bad = 0
+    letters: Counter[str] = Counter()
+    for index in positions:
+        left = text[index - 1] if index > 0 else " "
+        right = text[index + 1] if index + 1 < len(text) else " "
+        verdict = _verdict(text[index], left, right)
+        if verdict == _BAD:
+            bad += 1
+        elif verdict == _LETTER:
+            letters[text[index].lower()] += 1
+    uncovered = letters.total() - _covered(letters) if letters else 0.0
+    return max(0.0, 1.0 - (bad + uncovered) / len(positions))
+
+
+# --- legacy code pages --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    """Candidate codecs that decode the excerpt to the same text."""
+
+    text: str
+    codecs: list[str]
+    plausibility: float = 0.0
+
+
+def _detector_groups(payload: bytes) -> list[list[str]]:
+    """charset-normalizer's candidates, best first; each entry lists codecs giving identical text."""
+    if not payload:
+        return []
+    matches = from_bytes(payload, cp_exclusion=_DETECTOR_EXCLUDED, preemptive_behaviour=False)
+    groups: list[list[str]] = []
+    for match in matches:
+        names: list[str] = []
+        for name in match.could_be_from_charset:
+            try:
+                canonical = codecs.lookup(name).name
+            except LookupError:
+                continue
+            if ascii_compatible(canonical) and canonical not in names:
+                names.append(canonical)
+        if names:
+            groups.append(names)
+    return groups
+
+
+def _decode_pieces(codec: str, pieces: Sequence[bytes]) -> str | None:
+    # Pieces start and end on character boundaries, so the joined excerpt decodes as a whole; it is also
+    # exactly what the detector decoded.
+    return _decode_region(codec, b"\n".join(pieces), head=True)
+
+
+def _detect_legacy(regions: list[_Region]) -> Detection:
+    pieces = _excerpt(regions)
+    high_bytes = _distinct_high_bytes(regions)
+    detector = _detector_groups(b"\n".join(pieces))
+    pick = _first_valid_group(detector, regions, high_bytes)
+    evidence = sum(len(piece) - len(piece.translate(None, _HIGH_BYTES)) for piece in pieces)
+    # With a handful of bytes the detector's statistics mean nothing: its pick then merely competes.
+    trusted = bool(pick) and evidence >= DETECTOR_MIN_EVIDENCE
+    groups = _contender_groups(pieces, regions, high_bytes, pick, trusted)
+    if not groups:
+        raise UndetectableEncoding("no text encoding decodes these bytes (binary data?)")
+    rank = _rank(detector)
+    best = _choose(groups, pick if trusted else [], rank)
+    codec = min(best.codecs, key=lambda name: rank[name])
+    if best.plausibility < MIN_PLAUSIBILITY:
+        raise UndetectableEncoding(
+            f"no text encoding fits (best guess {codec} reads as garbage, score {best.plausibility:.2f})"
+        )
+    return Detection(codec, "detected", round(best.plausibility, 3), b"")
+
+
+def _first_valid_group(
+    detector: Sequence[Sequence[str]], regions: Sequence[_Region], high_bytes: bytes
+) -> list[str]:
+    """The detector's best candidate group, restricted to codecs that decode every region: it saw only
+    the excerpt."""
+    for group in detector:
+        valid = [codec for codec in group if _decodes_all(codec, regions, high_bytes)]
+        if valid:
+            return valid
+    return []
+
+
+def _rank(detector: Sequence[Sequence[str]]) -> dict[str, int]:
+    """Tie order: PREFERENCE_ORDER, then the detector's order for codecs it lists and we do not."""
+    rank = {codec: index for index, codec in enumerate(PREFERENCE_ORDER)}
+    for position, group in enumerate(detector):
+        for codec in group:
+            rank.setdefault(codec, len(PREFERENCE_ORDER) + position)
+    return rank
+
+
+def _contender_groups(
+    pieces: Sequence[bytes],
+    regions: Sequence[_Region],
+    high_bytes: bytes,
+    pick: Sequence[str],
+    trusted: bool,
+) -> list[_Group]:
+    pick_text = _decode_pieces(pick[0], pieces) if pick else None
+    by_text: dict[str, _Group] = {}
+    for codec in dict.fromkeys([*pick, *PREFERENCE_ORDER[1:]]):
+        text = pick_text if codec in pick else _decode_pieces(codec, pieces)
+        if text is None:
+            continue
+        if trusted and text != pick_text and not codec_traits(codec).single_byte:
+            continue  # whether the text is CJK at all, and which CJK, is the detector's call
+        if codec not in pick and not _decodes_all(codec, regions, high_bytes):
+            continue  # checked last: for a multi-byte codec it decodes every sampled byte
+        by_text.setdefault(text, _Group(text, [])).codecs.append(codec)
+    for group in by_text.values():
+        group.plausibility = _plausibility(group.text)
+    return list(by_text.values())
+
+
+def _choose(groups: Sequence[_Group], pick: Sequence[str], rank: dict[str, int]) -> _Group:
+    """Most plausible group; ties go to the detector's pick, then to PREFERENCE_ORDER."""
+    top = max(group.plausibility for group in groups)
+    tied = [group for group in groups if group.plausibility >= top - TIE_TOLERANCE]
+    for group in tied:
+        if pick and pick[0] in group.codecs:
+            return group
+    return min(tied, key=lambda group: min(rank[codec] for codec in group.codecs))

@@ -1,0 +1,74 @@
+"""What the pipeline tells the outside world. The core emits these; subscribers format them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from async_ingest.sources import SourceFile
+
+Status = Literal["uploaded", "skipped", "failed", "planned"]
+
+
+@dataclass(frozen=True)
+class EncodingInfo:
+    encoding: str
+    method: str  # bom | detected | ascii | forced
+    confidence: float
+    bom_removed: bool
+
+
+@dataclass(frozen=True)
+class FileStarted:
+    source: SourceFile
+    key: str
+    encoding: EncodingInfo
+
+
+@dataclass(frozen=True)
+class PartUploaded:
+    source: SourceFile
+    number: int
+    size: int  # UTF-8 bytes in this part
+    source_bytes_read: int  # how far the reader was when the part was cut (for progress)
+
+
+@dataclass(frozen=True)
+class FileRestarted:
+    """A decode failure made the file start again with a re-detected encoding."""
+
+    source: SourceFile
+    reason: str
+    encoding: EncodingInfo
+
+
+@dataclass
+class FileResult:
+    source: SourceFile
+    bucket: str
+    key: str
+    status: Status
+    encoding: EncodingInfo | None = None
+    bytes_read: int = 0
+    bytes_written: int = 0
+    parts: int = 0
+    replacements: int = 0
+    etag: str | None = None
+    sha256: str | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FileFinished:
+    result: FileResult
+
+
+Event = FileStarted | PartUploaded | FileRestarted | FileFinished
+Emit = Callable[[Event], None]
+
+
+def ignore(_: Event) -> None:
+    """An Emit that drops everything."""

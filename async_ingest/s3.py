@@ -1,0 +1,370 @@
+"""The only module that talks S3: a thin async face over aioboto3 for the calls async_ingest uses."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+CONTENT_TYPE = "text/csv; charset=utf-8"
+DEFAULT_REGION = "us-east-1"
+CONNECT_TIMEOUT_S = 10
+READ_TIMEOUT_S = 120
+# Bucket names (S3 general purpose rules): 3-63 chars, lower-case letters, digits, dots, hyphens.
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+PERMISSION_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"}
+
+
+class PartBody(io.RawIOBase):
+    """A read-only, seekable view of a part buffer, handed to botocore as the request body.
+
+    Given bytes, botocore wraps them in BytesIO and aiohttp then calls getbuffer(), which copies
+    the whole part; a bytearray would be copied into the socket transport's buffer instead. Read
+    through this view, aiohttp streams the part in small chunks and nothing is copied whole.
+    Seekable, so a retried request re-sends the same bytes from memory.
+    """
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        super().__init__()
+        self._view = memoryview(data).toreadonly()
+        self._position = 0
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
+        self._position = min(max(0, base + offset), len(self._view))
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._view[self._position : self._position + len(buffer)]
+        buffer[: len(chunk)] = chunk
+        self._position += len(chunk)
+        return len(chunk)
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else self._position + size
+        chunk = self._view[self._position : end].tobytes()
+        self._position += len(chunk)
+        return chunk
+
+
+class S3Error(RuntimeError):
+    """An S3 request failed; the message is one line and never carries credentials."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def is_permission(self) -> bool:
+        return self.code in PERMISSION_CODES
+
+
+def validate_bucket_name(name: str) -> None:
+    problem = ""
+    if not _BUCKET_RE.match(name):
+        problem = (
+            "use 3-63 lower-case letters, digits, dots or hyphens, starting and ending with a letter/digit"
+        )
+    elif ".." in name or ".-" in name or "-." in name:
+        problem = "no adjacent dots or dots next to hyphens"
+    elif _IP_LIKE.match(name):
+        problem = "must not look like an IP address"
+    elif name.startswith("xn--") or name.endswith("-s3alias"):
+        problem = "reserved prefix or suffix"
+    if problem:
+        raise ValueError(f"invalid bucket name {name!r}: {problem}")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:  # never show the secret, even in a debugger or a traceback
+        return f"Credentials(access_key_id={self.access_key_id[:4]}..., secret_access_key=***)"
+
+
+def load_credentials_file(path: Path) -> Credentials:
+    """The team's JSON credentials file: aws_access_key_id, aws_secret_access_key, aws_session_token?"""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"credentials file {path}: not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"credentials file {path}: cannot read ({type(exc).__name__})") from None
+    except json.JSONDecodeError as exc:
+        # Do not echo the content: it holds secrets.
+        raise ValueError(f"credentials file {path}: not valid JSON (line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"credentials file {path}: expected a JSON object")
+    missing = [k for k in ("aws_access_key_id", "aws_secret_access_key") if not data.get(k)]
+    if missing:
+        raise ValueError(f"credentials file {path}: missing {', '.join(missing)}")
+    token = data.get("aws_session_token") or None
+    return Credentials(str(data["aws_access_key_id"]), str(data["aws_secret_access_key"]), token)
+
+
+def credentials_file_too_open(path: Path) -> bool:
+    return bool(path.stat().st_mode & 0o077)
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    credentials: Credentials | None = None
+    max_connections: int = 10
+    max_attempts: int = 5
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """(code, one-line message) for any botocore/aiohttp failure, without request details."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        message = str(error.get("Message") or "").strip()
+        operation = getattr(exc, "operation_name", "request")
+        return code, f"{operation}: {code}{': ' + message if message else ''}"
+    if isinstance(exc, NoCredentialsError):
+        return "NoCredentials", "no AWS credentials found"
+    if isinstance(exc, BotoCoreError):
+        return type(exc).__name__, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return type(exc).__name__, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(
+        ": "
+    )
+
+
+def wrap_error(exc: BaseException, context: str) -> S3Error:
+    code, message = describe_error(exc)
+    return S3Error(f"{context}: {message}", code)
+
+
+def make_session(settings: ConnectionSettings) -> aioboto3.Session:
+    kwargs: dict[str, Any] = {}
+    if settings.credentials is not None:
+        kwargs.update(
+            aws_access_key_id=settings.credentials.access_key_id,
+            aws_secret_access_key=settings.credentials.secret_access_key,
+            aws_session_token=settings.credentials.session_token,
+        )
+    if settings.profile:
+        kwargs["profile_name"] = settings.profile
+    return aioboto3.Session(**kwargs)
+
+
+def resolve_region(session: aioboto3.Session, settings: ConnectionSettings) -> str:
+    return settings.region or session.region_name or DEFAULT_REGION
+
+
+def client_config(settings: ConnectionSettings) -> AioConfig:
+    return AioConfig(
+        max_pool_connections=settings.max_connections,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        # botocore's standard mode: exponential backoff with jitter on throttling, 5xx and
+        # connection errors; bodies are bytes in memory, so a retried part is re-sent exactly.
+        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        # We send Content-MD5 on every request ourselves. botocore >= 1.36 would add CRC32
+        # trailers (aws-chunked) that several S3-compatible servers reject or store wrongly.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        # S3-compatible servers behind an endpoint URL rarely do virtual-hosted buckets.
+        s3={"addressing_style": "path"} if settings.endpoint_url else None,
+    )
+
+
+class S3:
+    """Async calls on one bucket-agnostic client. Raises S3Error with one-line messages."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def ensure_bucket(self, bucket: str, region: str, *, create: bool) -> bool:
+        """True if the bucket was created. Idempotent: an existing bucket we own is fine."""
+        try:
+            await self._client.head_bucket(Bucket=bucket)
+            return False
+        except ClientError as exc:
+            code, _ = describe_error(exc)
+            if code not in ("404", "NoSuchBucket", "NotFound"):
+                raise wrap_error(exc, f"bucket {bucket}") from None
+        except Exception as exc:
+            raise wrap_error(exc, f"bucket {bucket}") from None
+        if not create:
+            raise S3Error(f"bucket {bucket} does not exist (and --no-create-bucket is set)", "NoSuchBucket")
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if region != DEFAULT_REGION:
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            await self._client.create_bucket(**kwargs)
+        except ClientError as exc:
+            code, _ = describe_error(exc)
+            if code not in ("BucketAlreadyOwnedByYou",):
+                raise wrap_error(exc, f"create bucket {bucket}") from None
+        except Exception as exc:
+            raise wrap_error(exc, f"create bucket {bucket}") from None
+        return True
+
+    async def _call(self, context: str, method: str, **kwargs: Any) -> Any:
+        try:
+            return await getattr(self._client, method)(**kwargs)
+        except Exception as exc:
+            raise wrap_error(exc, context) from None
+
+    async def put_object(
+        self, bucket: str, key: str, body: bytes | bytearray, content_md5: str, extra: Mapping[str, Any]
+    ) -> str:
+        response = await self._call(
+            f"upload s3://{bucket}/{key}",
+            "put_object",
+            Bucket=bucket,
+            Key=key,
+            Body=PartBody(body),
+            ContentMD5=content_md5,
+            ContentType=CONTENT_TYPE,
+            **extra,
+        )
+        return str(response["ETag"])
+
+    async def create_multipart(self, bucket: str, key: str, extra: Mapping[str, Any]) -> str:
+        response = await self._call(
+            f"start upload s3://{bucket}/{key}",
+            "create_multipart_upload",
+            Bucket=bucket,
+            Key=key,
+            ContentType=CONTENT_TYPE,
+            **extra,
+        )
+        return str(response["UploadId"])
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, number: int, body: bytes | bytearray, content_md5: str
+    ) -> str:
+        response = await self._call(
+            f"upload part {number} of s3://{bucket}/{key}",
+            "upload_part",
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=PartBody(body),
+            ContentMD5=content_md5,
+        )
+        return str(response["ETag"])
+
+    async def complete_multipart(
+        self, bucket: str, key: str, upload_id: str, etags: list[tuple[int, str]]
+    ) -> str:
+        parts = [{"PartNumber": n, "ETag": e} for n, e in sorted(etags)]
+        response = await self._call(
+            f"complete upload s3://{bucket}/{key}",
+            "complete_multipart_upload",
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+        return str(response["ETag"])
+
+    async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
+        await self._call(
+            f"abort upload s3://{bucket}/{key}",
+            "abort_multipart_upload",
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+        )
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        await self._call(f"delete s3://{bucket}/{key}", "delete_object", Bucket=bucket, Key=key)
+
+    async def list_uploads(self, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
+        """Unfinished multipart uploads (Key, UploadId, Initiated) under prefix."""
+        uploads: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            response = await self._call(f"list uploads in {bucket}", "list_multipart_uploads", **kwargs)
+            uploads.extend(response.get("Uploads", []))
+            if not response.get("IsTruncated"):
+                return uploads
+            kwargs.update(
+                KeyMarker=response.get("NextKeyMarker", ""),
+                UploadIdMarker=response.get("NextUploadIdMarker", ""),
+            )
+
+    async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        while True:
+            response = await self._call(f"list parts of s3://{bucket}/{key}", "list_parts", **kwargs)
+            parts.extend(response.get("Parts", []))
+            if not response.get("IsTruncated"):
+                return parts
+            kwargs["PartNumberMarker"] = response.get("NextPartNumberMarker", 0)
+
+    async def head_object(self, bucket: str, key: str) -> dict[str, Any] | None:
+        try:
+            response: dict[str, Any] = await self._client.head_object(Bucket=bucket, Key=key)
+            return response
+        except ClientError as exc:
+            code, _ = describe_error(exc)
+            if code in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise wrap_error(exc, f"s3://{bucket}/{key}") from None
+        except Exception as exc:
+            raise wrap_error(exc, f"s3://{bucket}/{key}") from None
+
+    async def list_objects(self, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
+        objects: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            response = await self._call(f"list {bucket}", "list_objects_v2", **kwargs)
+            objects.extend(response.get("Contents", []))
+            if not response.get("IsTruncated"):
+                return objects
+            kwargs["ContinuationToken"] = response["NextContinuationToken"]
+
+
+@contextlib.asynccontextmanager
+async def open_s3(settings: ConnectionSettings) -> AsyncIterator[tuple[S3, str]]:
+    """An S3 face and the region in use. Fails with S3Error('no AWS credentials ...') early."""
+    session = make_session(settings)
+    region = resolve_region(session, settings)
+    try:
+        credentials = await session.get_credentials()
+    except Exception as exc:
+        raise wrap_error(exc, "credentials") from None
+    if credentials is None:
+        raise S3Error(
+            "no AWS credentials found: use --credentials-file, --profile, AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY, or a container/instance role",
+            "NoCredentials",
+        )
+    async with session.client(
+        "s3", endpoint_url=settings.endpoint_url, region_name=region, config=client_config(settings)
+    ) as client:
+        yield S3(client), region

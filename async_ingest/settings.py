@@ -1,0 +1,59 @@
+"""The validated, frozen configuration of one run (built by the CLI from argv and environment)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from async_ingest.keys import DEFAULT_KEY_TEMPLATE
+from async_ingest.parts import DEFAULT_PART_SIZE
+from async_ingest.s3 import ConnectionSettings
+from async_ingest.sources import Shard
+from async_ingest.units import MiB
+
+DEFAULT_CONCURRENCY = 8  # files in flight; small files are latency-bound, big ones budget-bound
+DEFAULT_MAX_MEMORY = 32 * MiB  # part buffers across all files: 4 parts of 8 MiB in flight
+DEFAULT_LOCAL_BUCKET = "local-datalake"
+DEFAULT_LOCAL_DIR = Path(".async_ingest/local-s3")
+
+OnDecodeError = Literal["fail", "replace"]
+SSE = Literal["AES256", "aws:kms"]
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """What the pipeline needs to know; no I/O, no client."""
+
+    bucket: str
+    key_template: str = DEFAULT_KEY_TEMPLATE
+    date: dt.date = dt.date(1970, 1, 1)
+    encoding: str = "auto"  # or a validated codec name
+    on_decode_error: OnDecodeError = "fail"
+    part_size: int = DEFAULT_PART_SIZE
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_memory: int = DEFAULT_MAX_MEMORY
+    dry_run: bool = False
+    force: bool = False
+    resume: bool = False
+    sse: SSE | None = None
+    sse_kms_key_id: str | None = None
+    verify_etag: bool = True
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything of one invocation: what to read, where to write, how to report."""
+
+    sources: tuple[Path, ...]
+    ingest: IngestSettings
+    connection: ConnectionSettings
+    create_bucket: bool = True
+    report: Path | None = None
+    local: bool = False
+    local_dir: Path = DEFAULT_LOCAL_DIR
+    follow_symlinks: bool = False
+    shard: Shard | None = None
+    quiet: bool = False
+    log_format: Literal["text", "json"] = "text"

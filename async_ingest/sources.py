@@ -1,0 +1,127 @@
+"""Finding the CSV files to ingest: walk the SOURCE arguments, stat each file, shard the list."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CSV_SUFFIX = ".csv"
+
+
+class SourceError(ValueError):
+    """A SOURCE argument cannot be used (missing, unreadable, nothing to ingest)."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # as the user can find it (relative to cwd if it was given relative)
+    reldir: str  # folder relative to the SOURCE folder it was found under ("" for given files)
+    size: int
+    mtime_ns: int
+
+    @property
+    def relpath(self) -> str:
+        return f"{self.reldir}/{self.path.name}" if self.reldir else self.path.name
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _stat(path: Path, reldir: str) -> SourceFile:
+    st = path.stat()
+    return SourceFile(path=path, reldir=reldir, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+
+def walk_folder(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile]:
+    """Every *.csv below root (case-insensitive), hidden files and folders skipped, sorted.
+
+    Symbolic links that lead outside root are skipped unless follow_symlinks: a link in a shared
+    export folder must not be a way to upload files from elsewhere on the machine.
+    """
+    found: list[SourceFile] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if not _is_hidden(d) and (follow_symlinks or _inside(here / d, root))
+        )
+        for name in sorted(filenames):
+            path = here / name
+            if _is_hidden(name) or not name.lower().endswith(CSV_SUFFIX):
+                continue
+            if path.is_symlink() and not follow_symlinks and not _inside(path, root):
+                continue
+            if not path.is_file():
+                continue
+            reldir = here.relative_to(root).as_posix()
+            found.append(_stat(path, "" if reldir == "." else reldir))
+    return found
+
+
+def find_sources(arguments: list[Path], *, follow_symlinks: bool = False) -> list[SourceFile]:
+    """Files given are taken as they are (whatever their suffix); folders are walked for CSVs."""
+    sources: list[SourceFile] = []
+    seen: set[Path] = set()
+    for argument in arguments:
+        if not argument.exists():
+            raise SourceError(f"{argument}: no such file or directory")
+        if argument.is_dir():
+            candidates = walk_folder(argument, follow_symlinks=follow_symlinks)
+        elif argument.is_file():
+            candidates = [_stat(argument, "")]
+        else:
+            raise SourceError(f"{argument}: not a regular file or directory")
+        for source in candidates:
+            real = source.path.resolve()
+            if real not in seen:
+                seen.add(real)
+                sources.append(source)
+    if not sources:
+        shown = ", ".join(str(a) for a in arguments)
+        raise SourceError(f"no CSV files found in {shown}")
+    return sources
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: need 0 <= INDEX < COUNT")
+
+    def owns(self, source: SourceFile) -> bool:
+        """Stable across machines and runs: a hash of the relative path, not Python's salted hash()."""
+        digest = hashlib.sha256(source.relpath.encode("utf-8", "surrogateescape")).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
+
+
+def parse_shard(text: str) -> Shard:
+    index, sep, count = text.partition("/")
+    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+        raise ValueError(f"shard {text!r}: expected INDEX/COUNT, e.g. 0/4")
+    return Shard(int(index), int(count))
+
+
+def shard_from_environment(env: dict[str, str]) -> Shard | None:
+    """Kubernetes Indexed Jobs and AWS Batch array jobs say which worker this is."""
+    if "JOB_COMPLETION_INDEX" in env:
+        count = env.get("ASYNC_INGEST_SHARD_COUNT") or env.get("JOB_COMPLETIONS")
+        if count:
+            return Shard(int(env["JOB_COMPLETION_INDEX"]), int(count))
+    if "AWS_BATCH_JOB_ARRAY_INDEX" in env:
+        size = env.get("AWS_BATCH_JOB_ARRAY_SIZE") or env.get("ASYNC_INGEST_SHARD_COUNT")
+        if size:
+            return Shard(int(env["AWS_BATCH_JOB_ARRAY_INDEX"]), int(size))
+    return None

@@ -1,0 +1,185 @@
+"""Incremental transcoding of a source-encoded byte stream to UTF-8 (no I/O here).
+
+The hot path of the pipeline, chunk by chunk through multi-GB files, so the cheapest correct route wins:
+
+* UTF-8 source: the incremental decoder only validates; the original bytes are returned (no re-encode),
+  holding back an incomplete trailing sequence until the next chunk. A pure-ASCII chunk with nothing
+  pending skips validation (``bytes.isascii()`` runs at memory speed).
+* ASCII-compatible source (cp1252, latin-1, shift_jis...): a pure-ASCII chunk with an idle decoder is
+  already UTF-8 and is returned as is.
+* Otherwise decode, then encode as UTF-8.
+
+Content is kept byte for byte: codecs do no newline translation, so CRLF, a missing final newline and
+newlines inside quoted fields pass untouched. The BOM given by detection is stripped, never written.
+"""
+
+from __future__ import annotations
+
+import codecs
+from contextvars import ContextVar
+from typing import Any
+
+from async_ingest.encoding import codec_traits, resolve_codec
+
+ERRORS_MODES = ("strict", "replace")
+REPLACEMENT = "\ufffd"
+SHOWN_BAD_BYTES_MAX = 4  # bytes quoted in a DecodeFailure reason
+
+# Python's "replace" handler does not count. This one does, into the transcoder whose feed() is running:
+# feed() is synchronous, so asyncio tasks sharing a thread never interleave inside it, and a ContextVar
+# keeps threads apart.
+COUNTING_REPLACE = "async_ingest.counting-replace"
+_active: ContextVar[Transcoder | None] = ContextVar("async_ingest_active_transcoder", default=None)
+
+
+def _counting_replace(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError | UnicodeEncodeError):
+        raise exc
+    transcoder = _active.get()
+    if transcoder is not None:
+        transcoder.replacements += 1
+    return REPLACEMENT, exc.end
+
+
+codecs.register_error(COUNTING_REPLACE, _counting_replace)
+
+
+class DecodeFailure(ValueError):
+    """Bytes that are not valid in the source encoding, at an absolute offset of the source file."""
+
+    def __init__(self, offset: int, encoding: str, reason: str) -> None:
+        super().__init__(f"cannot decode byte offset {offset} as {encoding}: {reason}")
+        self.offset = offset
+        self.encoding = encoding
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.offset, self.encoding, self.reason)
+
+
+class Transcoder:
+    """Incremental: source-encoded bytes in, UTF-8 bytes out, chunk by chunk. No BOM in the output.
+
+    errors: "strict" raises DecodeFailure; "replace" substitutes U+FFFD and counts it in `replacements`.
+    bom: bytes expected at the very start of the stream; stripped, but counted in `bytes_in`.
+    A transcoder that raised DecodeFailure must not be fed again.
+    """
+
+    def __init__(self, encoding: str, *, errors: str = "strict", bom: bytes = b"") -> None:
+        if errors not in ERRORS_MODES:
+            raise ValueError(f"errors must be one of {', '.join(ERRORS_MODES)}, not {errors!r}")
+        self.encoding = resolve_codec(encoding)
+        self.errors = errors
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.replacements = 0
+        handler = COUNTING_REPLACE if errors == "replace" else "strict"
+        self._decoder = codecs.getincrementaldecoder(self.encoding)(errors=handler)
+        self._idle_state = self._decoder.getstate()
+        traits = codec_traits(self.encoding)
+        self._utf8 = self.encoding == "utf-8"
+        self._ascii_passthrough = traits.ascii_compatible
+        self._stateless = traits.single_byte
+        self._bom_pending = bytes(bom)  # BOM bytes still expected
+        self._bom_held = b""  # BOM bytes matched so far, not yet known to be a whole BOM
+        self._carry = b""  # UTF-8 path: incomplete trailing sequence, held by the decoder too
+        self._finished = False
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Transcode the next chunk; may return b"" while a multi-byte character is pending."""
+        if self._finished:
+            raise RuntimeError("feed() after finish()")
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        if self._bom_pending:
+            data = self._strip_bom(data)
+        if not data:
+            return b""
+        start = self.bytes_in
+        self.bytes_in += len(data)
+        out = self._utf8_chunk(data, start) if self._utf8 else self._chunk(data, start)
+        self.bytes_out += len(out)
+        return out
+
+    def finish(self) -> bytes:
+        """Flush: a multi-byte character truncated at EOF raises DecodeFailure (strict) or becomes U+FFFD."""
+        out = b""
+        if self._bom_held:  # the stream ended inside the BOM: those bytes were content after all
+            held, self._bom_pending, self._bom_held = self._bom_held, b"", b""
+            self.bytes_in -= len(held)
+            out = self.feed(held)
+        self._finished = True
+        text = self._decode(b"", self.bytes_in, final=True)
+        flushed = self._encode(text, self.bytes_in) if text else b""
+        self._carry = b""
+        self.bytes_out += len(flushed)
+        return out + flushed
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        take = data[: len(self._bom_pending)]
+        if self._bom_pending.startswith(take):
+            self._bom_held += take
+            self._bom_pending = self._bom_pending[len(take) :]
+            self.bytes_in += len(take)
+            if not self._bom_pending:
+                self._bom_held = b""
+            return data[len(take) :]
+        # Not the expected BOM: the bytes held back are content.
+        held, self._bom_pending, self._bom_held = self._bom_held, b"", b""
+        self.bytes_in -= len(held)
+        return held + data
+
+    def _utf8_chunk(self, data: bytes, start: int) -> bytes:
+        if not self._carry and data.isascii():
+            return data
+        replaced_before = self.replacements
+        text = self._decode(data, start)
+        pending = self._decoder.getstate()[0]
+        if self.replacements != replaced_before:
+            self._carry = pending
+            return self._encode(text, start)
+        # Valid: the source bytes are the output, minus the sequence still incomplete at the end.
+        if self._carry:
+            data = self._carry + data
+        self._carry = pending
+        return data[: len(data) - len(pending)] if pending else data
+
+    def _chunk(self, data: bytes, start: int) -> bytes:
+        if self._ascii_passthrough and data.isascii() and self._is_idle():
+            return data
+        return self._encode(self._decode(data, start), start)
+
+    def _is_idle(self) -> bool:
+        # A shift_jis lead byte left pending would pair with the next ASCII byte: no passthrough then.
+        return self._stateless or self._decoder.getstate() == self._idle_state
+
+    def _decode(self, data: bytes, start: int, final: bool = False) -> str:
+        token = _active.set(self)
+        try:
+            return str(self._decoder.decode(data, final))
+        except UnicodeDecodeError as exc:
+            raise self._failure(exc, start, len(data)) from None
+        except UnicodeError as exc:  # e.g. 'utf-16' on a stream without BOM
+            raise DecodeFailure(start, self.encoding, str(exc)) from None
+        finally:
+            _active.reset(token)
+
+    def _encode(self, text: str, start: int) -> bytes:
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Only exotic codecs (unicode_escape...) can yield an unpaired surrogate.
+            if self.errors == "strict":
+                raise DecodeFailure(start, self.encoding, "decodes to an unpaired surrogate") from None
+        token = _active.set(self)
+        try:
+            return text.encode("utf-8", COUNTING_REPLACE)
+        finally:
+            _active.reset(token)
+
+    def _failure(self, exc: UnicodeDecodeError, start: int, length: int) -> DecodeFailure:
+        # The decoder reports positions in (bytes it carried from earlier chunks + this chunk).
+        carried = len(exc.object) - length
+        bad = bytes(exc.object[exc.start : exc.end])[:SHOWN_BAD_BYTES_MAX]
+        shown = " ".join(f"0x{byte:02x}" for byte in bad)
+        return DecodeFailure(start - carried + exc.start, self.encoding, f"{exc.reason} {shown}".strip())
