@@ -44,11 +44,11 @@ from async_ingest.transcode import DecodeFailure, Transcoder
 from async_ingest.units import KiB, MiB
 from async_ingest.writer import IntegrityError, ObjectWriter, abort_upload
 
-MAX_READ_BLOCK = 16 * MiB  # large reads: few thread hops; parts of UTF-8 sources pass through uncopied
-# Blocks to transcode are smaller: decoding makes a str of up to 4 bytes per character and then the
-# UTF-8 bytes, so the transient memory is several times the block. Small enough that one block
-# never yields more than one part (at most 3 UTF-8 bytes per source byte).
-TRANSCODE_BLOCK = 1 * MiB
+# Reads are small next to a part: a file waiting for budget holds at most one block (and its UTF-8)
+# beyond the parts it has paid for, and decoding makes a str of up to 4 bytes per character, so the
+# transient memory is a few times the block. Copying each block into its part costs ~0.1 s per GiB;
+# thread hops for 1 MiB reads about as much.
+READ_BLOCK = 1 * MiB
 MIN_RESERVATION = 64 * KiB
 REDETECT_CONTEXT = 256 * KiB  # bytes around a decode failure added to the samples when re-detecting
 
@@ -184,19 +184,20 @@ async def upload_stream(job: FileJob) -> FileResult:
     )
     if source.size > part_size and not settings.resume:
         await abort_stale_uploads(job.s3, settings.bucket, job.key)
-    block_size = min(part_size, MAX_READ_BLOCK) if job.detection.encoding == "utf-8" else TRANSCODE_BLOCK
     try:
         async with aiofiles.open(source.path, "rb") as reader:
             while True:
                 await writer.reserve()
-                block = await reader.read(block_size)
+                block = await reader.read(READ_BLOCK)
                 if not block:
                     break
                 bytes_read += len(block)
                 input_done = bytes_read >= source.size
                 for part in cutter.feed(transcoder.feed(block)):
+                    await writer.reserve()  # a block can complete two parts: each is paid for
                     await writer.write_part(part, input_done=input_done)
             for part in cutter.feed(transcoder.finish()):
+                await writer.reserve()
                 await writer.write_part(part, input_done=True)
             await check_unchanged(source, bytes_read)
             written = await writer.finish(cutter.finish())
@@ -278,24 +279,26 @@ async def _ingest_file(
     result.key = render_key(settings.key_template, KeyFields(source.path.name, source.reldir, settings.date))
     sampled = await sample(source, settings)
     detection = choose_encoding(sampled.windows, settings, [])
+    fp = sampled.fingerprint
+    del sampled  # up to 8 MiB of windows: not kept for the whole upload, re-read if ever needed
     result.encoding = encoding_info(detection)
     if settings.dry_run or s3 is None:
         result.status = "planned"
         return result
     if not settings.force:
-        etag = await already_landed(s3, settings, result.key, sampled.fingerprint)
+        etag = await already_landed(s3, settings, result.key, fp)
         if etag is not None:
             result.status, result.etag = "skipped", etag
             return result
     emit(FileStarted(source, result.key, result.encoding))
-    job = FileJob(source, result.key, detection, sampled.fingerprint, settings, s3, budget, emit)
+    job = FileJob(source, result.key, detection, fp, settings, s3, budget, emit)
     try:
         return await upload_stream(job)
     except DecodeFailure as failure:
         if detection.method in ("forced", "bom"):
             raise
         region = await read_region(source, failure.offset, REDETECT_CONTEXT)
-        retry = choose_encoding(sampled.windows, settings, [region])
+        retry = choose_encoding(await read_windows(source), settings, [region])
         if retry.encoding == detection.encoding:
             raise
         emit(FileRestarted(source, str(failure), encoding_info(retry)))
