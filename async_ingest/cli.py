@@ -21,11 +21,10 @@ from typing import Any
 
 from async_ingest import __version__
 from async_ingest.encoding import resolve_codec
-from async_ingest.events import Emit, Event
 from async_ingest.keys import DEFAULT_KEY_TEMPLATE, InvalidKey, validate_template
 from async_ingest.parts import DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE
 from async_ingest.pipeline import ingest_all
-from async_ingest.progress import JsonLogPrinter, TextPrinter
+from async_ingest.progress import JsonLogPrinter, PlainPrinter, Printer, TerminalProgress
 from async_ingest.report import summarise, write_report
 from async_ingest.s3 import (
     ConnectionSettings,
@@ -44,7 +43,7 @@ from async_ingest.settings import (
     IngestSettings,
     RunSettings,
 )
-from async_ingest.sources import SourceError, find_sources, parse_shard, shard_from_environment
+from async_ingest.sources import SourceError, SourceFile, find_sources, parse_shard, shard_from_environment
 from async_ingest.units import format_size, parse_size
 
 EXIT_OK = 0
@@ -263,22 +262,35 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-async def _ingest(settings: RunSettings, emit: Emit, printer: TextPrinter | JsonLogPrinter) -> int:
-    started = time.monotonic()
+def make_printer(settings: RunSettings, sources: list[SourceFile]) -> Printer:
+    if settings.log_format == "json":
+        return JsonLogPrinter()
+    if sys.stdout.isatty() and not settings.quiet and not settings.ingest.dry_run:
+        return TerminalProgress(sum(s.size for s in sources), len(sources))
+    return PlainPrinter(quiet=settings.quiet)
+
+
+def list_sources(settings: RunSettings) -> list[SourceFile]:
     try:
         sources = find_sources(list(settings.sources), follow_symlinks=settings.follow_symlinks)
     except SourceError as exc:
         raise UsageError(str(exc)) from None
     if settings.shard is not None:
         sources = [s for s in sources if settings.shard.owns(s)]
+    return sources
+
+
+async def _ingest(settings: RunSettings, sources: list[SourceFile]) -> int:
+    started = time.monotonic()
+    printer = make_printer(settings, sources)
     if settings.ingest.dry_run:
-        results = await ingest_all(sources, settings.ingest, None, emit)
+        results = await ingest_all(sources, settings.ingest, None, printer)
     else:
         try:
             async with open_s3(settings.connection) as (s3, region):
                 await s3.ensure_bucket(settings.ingest.bucket, region, create=settings.create_bucket)
-                results = await ingest_all(sources, settings.ingest, s3, emit)
-                if settings.local and not settings.quiet:
+                results = await ingest_all(sources, settings.ingest, s3, printer)
+                if settings.local and not settings.quiet and settings.log_format == "text":
                     await _list_bucket(s3, settings.ingest.bucket)
         except S3Error as exc:
             raise UsageError(str(exc)) from None  # pre-flight: nothing was uploaded
@@ -311,19 +323,13 @@ async def _run_with_signals(settings: RunSettings, received: list[int]) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    printer: TextPrinter | JsonLogPrinter = (
-        JsonLogPrinter() if settings.log_format == "json" else TextPrinter(quiet=settings.quiet)
-    )
-
-    def emit(event: Event) -> None:
-        printer(event)
-
+    sources = list_sources(settings)
     if settings.local:
-        return await _run_local(settings, emit, printer)
-    return await _ingest(settings, emit, printer)
+        return await _run_local(settings, sources)
+    return await _ingest(settings, sources)
 
 
-async def _run_local(settings: RunSettings, emit: Emit, printer: TextPrinter | JsonLogPrinter) -> int:
+async def _run_local(settings: RunSettings, sources: list[SourceFile]) -> int:
     from dataclasses import replace
 
     from async_ingest.local import LocalS3Server, LocalServerError
@@ -334,10 +340,10 @@ async def _run_local(settings: RunSettings, emit: Emit, printer: TextPrinter | J
     except LocalServerError as exc:
         raise UsageError(str(exc)) from None
     try:
-        if not settings.quiet:
+        if not settings.quiet and settings.log_format == "text":
             print(f"local S3 server (SeaweedFS) at {server.endpoint_url}, data in {settings.local_dir}")
         connection = replace(settings.connection, endpoint_url=server.endpoint_url)
-        return await _ingest(replace(settings, connection=connection), emit, printer)
+        return await _ingest(replace(settings, connection=connection), sources)
     finally:
         await asyncio.to_thread(server.stop)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 READY_TIMEOUT_S = 60.0
+START_ATTEMPTS = 3
 GRACEFUL_STOP_S = 2.0  # SeaweedFS needs ~17 s to stop gracefully; the data is safe after a short wait
 # A small volume size keeps one collection per bucket from filling the disk (FIELD-NOTES).
 VOLUME_SIZE_LIMIT_MB = 1024
@@ -108,18 +109,30 @@ class LocalS3Server:
         return cmd
 
     def start(self) -> LocalS3Server:
+        """Start, retrying on fresh ports if a port picked as free was taken before weed bound it.
+
+        Calling start() again after stop()/kill() reuses the same ports and data (a restart)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "run").mkdir(exist_ok=True)
         log_path = self.log_path or self.data_dir / "weed.log"
-        with open(log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C at the terminal must not kill the server mid-cleanup
-            )
-        self._wait_ready(log_path)
+        restart = bool(self._ports)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            with open(log_path, "ab") as log:
+                self._process = subprocess.Popen(
+                    self.command(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # Ctrl-C at a terminal must not kill it mid-cleanup
+                )
+            try:
+                self._wait_ready(log_path)
+                return self
+            except LocalServerError:
+                self.kill()
+                if restart or attempt == START_ATTEMPTS:
+                    raise
+                self._ports, self.s3_port = {}, 0
         return self
 
     def _wait_ready(self, log_path: Path) -> None:

@@ -1,15 +1,27 @@
-"""Subscribers that turn pipeline events into lines for people (text) or log pipelines (json)."""
+"""Subscribers that turn pipeline events into output: live bars at a terminal (tqdm), plain lines
+for logs, or one JSON object per event for log pipelines. The core never prints; the CLI picks one.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, Protocol, TextIO
 
 from async_ingest.events import Event, FileFinished, FileRestarted, FileResult, FileStarted, PartUploaded
 from async_ingest.report import Summary, result_entry
 from async_ingest.units import format_size
+
+PLAIN_PROGRESS_EVERY_S = 5.0  # a long file logs a progress line at most this often (non-terminal)
+
+
+class Printer(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+    def summary(self, summary: Summary) -> None: ...
 
 
 def describe_encoding(result: FileResult) -> str:
@@ -42,50 +54,159 @@ def file_line(result: FileResult) -> str:
     )
 
 
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return [line, rule, *body]
+
+
+def plan_table(results: list[FileResult]) -> list[str]:
+    """--dry-run: the whole plan at once."""
+    rows = []
+    for r in results:
+        info = r.encoding
+        rows.append(
+            [
+                str(r.source.path),
+                format_size(r.source.size),
+                info.encoding if info else "-",
+                info.method if info else "-",
+                f"{info.confidence:.2f}" if info else "-",
+                f"s3://{r.bucket}/{r.key}" if r.status == "planned" else f"FAILED: {r.error}",
+            ]
+        )
+    return table(["source", "size", "encoding", "how", "confidence", "target"], rows)
+
+
 def summary_lines(summary: Summary) -> list[str]:
-    counts = (
-        f"{summary.files} file(s): {summary.uploaded} uploaded, {summary.skipped} skipped, "
-        f"{summary.failed} failed"
-    )
     if summary.planned:
-        counts = f"{summary.files} file(s) planned (dry run, nothing written)"
-    lines = [
-        counts,
-        f"{format_size(summary.bytes_read)} read, {format_size(summary.bytes_written)} written "
-        f"in {summary.seconds:.2f} s ({format_size(summary.throughput)}/s)",
+        return [f"{summary.planned} file(s) planned (dry run, nothing written); {summary.failed} failed"]
+    encodings = ", ".join(f"{k} x{v}" for k, v in summary.encodings.items()) or "-"
+    counts = f"{summary.uploaded} uploaded, {summary.skipped} skipped, {summary.failed} failed"
+    rows = [
+        ["files", f"{summary.files} ({counts})"],
+        ["read", format_size(summary.bytes_read)],
+        ["written", format_size(summary.bytes_written)],
+        ["encodings", encodings],
+        ["seconds", f"{summary.seconds:.2f}"],
+        ["throughput", f"{format_size(summary.throughput)}/s"],
     ]
-    if summary.encodings:
-        lines.append("encodings: " + ", ".join(f"{k} x{v}" for k, v in summary.encodings.items()))
     if summary.replacements:
-        lines.append(f"{summary.replacements} undecodable byte sequence(s) replaced by U+FFFD")
-    return lines
+        rows.append(["replaced", f"{summary.replacements} undecodable sequence(s) -> U+FFFD"])
+    lines = [f"{name:<11} {value}" for name, value in rows]
+    lines += [f"failed      {reason}" for reason in summary.failures]
+    return ["summary", *lines]
 
 
 @dataclass
-class TextPrinter:
-    """One line per file on stdout, failures on stderr. Quiet: failures and the summary only."""
+class PlainPrinter:
+    """For logs and pipes: one line per finished file, failures on stderr, and for long files a
+    progress line at most every few seconds. Quiet: failures and the summary only."""
 
     quiet: bool = False
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
+    every_s: float = PLAIN_PROGRESS_EVERY_S
+    _last_progress: dict[Path, float] = field(default_factory=dict)
+    _planned: list[FileResult] = field(default_factory=list)
+
+    def _print(self, line: str, *, error: bool = False) -> None:
+        print(line, file=self.err if error else self.out, flush=True)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, FileFinished):
-            line = file_line(event.result)
-            if event.result.status == "failed":
-                print(line, file=self.err, flush=True)
-            elif not self.quiet:
-                print(line, file=self.out, flush=True)
-        elif isinstance(event, FileRestarted) and not self.quiet:
-            print(
-                f"{event.source.path}: {event.reason}; starting again as {event.encoding.encoding}",
-                file=self.out,
-                flush=True,
-            )
+            self._finished(event.result)
+        elif self.quiet:
+            return
+        elif isinstance(event, FileStarted):
+            self._last_progress[event.source.path] = time.monotonic()
+        elif isinstance(event, PartUploaded):
+            self._progress(event)
+        elif isinstance(event, FileRestarted):
+            self._print(f"{event.source.path}: {event.reason}; starting again as {event.encoding.encoding}")
+
+    def _finished(self, result: FileResult) -> None:
+        self._last_progress.pop(result.source.path, None)
+        if result.status == "failed":
+            self._print(file_line(result), error=True)
+        elif result.status == "planned":
+            self._planned.append(result)
+        elif not self.quiet:
+            self._print(file_line(result))
+
+    def _progress(self, event: PartUploaded) -> None:
+        now = time.monotonic()
+        last = self._last_progress.get(event.source.path, now)
+        if now - last < self.every_s:
+            return
+        self._last_progress[event.source.path] = now
+        size = event.source.size
+        done = min(event.source_bytes_read, size)
+        percent = 100 * done / size if size else 100
+        self._print(f"{event.source.path}: {format_size(done)} of {format_size(size)} ({percent:.0f}%)")
 
     def summary(self, summary: Summary) -> None:
+        if self._planned and not self.quiet:
+            for line in plan_table(self._planned):
+                self._print(line)
         for line in summary_lines(summary):
-            print(line, file=self.out, flush=True)
+            self._print(line)
+
+
+class TerminalProgress(PlainPrinter):
+    """At a terminal: a live bar per file in flight and a total bar (bytes, throughput, ETA)."""
+
+    def __init__(self, total_bytes: int, total_files: int) -> None:
+        super().__init__()
+        from tqdm import tqdm  # only at a terminal: logs and containers never pay for it
+
+        self._tqdm = tqdm
+        self._total = tqdm(
+            total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024, position=0,
+            desc=f"total ({total_files} files)", dynamic_ncols=True, leave=True,
+        )  # fmt: skip
+        self._bars: dict[Path, Any] = {}
+        self._done: dict[Path, int] = {}
+
+    def _print(self, line: str, *, error: bool = False) -> None:
+        self._tqdm.write(line, file=self.err if error else self.out)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, FileStarted):
+            self._bars[event.source.path] = self._tqdm(
+                total=event.source.size, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=event.source.path.name[-30:], leave=False, dynamic_ncols=True,
+            )  # fmt: skip
+            self._done[event.source.path] = 0
+        elif isinstance(event, PartUploaded):
+            self._advance(event.source.path, min(event.source_bytes_read, event.source.size))
+        elif isinstance(event, FileFinished):
+            path = event.result.source.path
+            self._advance(path, event.result.source.size)
+            bar = self._bars.pop(path, None)
+            if bar is not None:
+                bar.close()
+            self._done.pop(path, None)
+            if event.result.status != "uploaded":
+                self._total.update(event.result.source.size)
+            self._finished(event.result)
+        elif isinstance(event, FileRestarted):
+            self._print(f"{event.source.path}: {event.reason}; starting again as {event.encoding.encoding}")
+
+    def _advance(self, path: Path, position: int) -> None:
+        if path not in self._done:
+            return
+        step = position - self._done[path]
+        if step > 0:
+            self._done[path] = position
+            self._bars[path].update(step)
+            self._total.update(step)
+
+    def summary(self, summary: Summary) -> None:
+        self._total.close()
+        super().summary(summary)
 
 
 @dataclass
@@ -100,23 +221,14 @@ class JsonLogPrinter:
     def __call__(self, event: Event) -> None:
         if isinstance(event, FileStarted):
             self._write(
-                {
-                    "event": "file_started",
-                    "source": str(event.source.path),
-                    "key": event.key,
-                    "encoding": event.encoding.encoding,
-                    "size": event.source.size,
-                }
-            )
+                {"event": "file_started", "source": str(event.source.path), "key": event.key,
+                 "encoding": event.encoding.encoding, "size": event.source.size}
+            )  # fmt: skip
         elif isinstance(event, PartUploaded):
             self._write(
-                {
-                    "event": "part_uploaded",
-                    "source": str(event.source.path),
-                    "part": event.number,
-                    "size": event.size,
-                }
-            )
+                {"event": "part_uploaded", "source": str(event.source.path), "part": event.number,
+                 "size": event.size, "source_bytes_read": event.source_bytes_read}
+            )  # fmt: skip
         elif isinstance(event, FileRestarted):
             self._write({"event": "file_restarted", "source": str(event.source.path), "reason": event.reason})
         elif isinstance(event, FileFinished):
@@ -125,16 +237,9 @@ class JsonLogPrinter:
 
     def summary(self, summary: Summary) -> None:
         self._write(
-            {
-                "event": "summary",
-                "files": summary.files,
-                "uploaded": summary.uploaded,
-                "skipped": summary.skipped,
-                "failed": summary.failed,
-                "bytes_read": summary.bytes_read,
-                "bytes_written": summary.bytes_written,
-                "seconds": round(summary.seconds, 3),
-                "encodings": summary.encodings,
-                "failures": summary.failures,
-            }
-        )
+            {"event": "summary", "files": summary.files, "uploaded": summary.uploaded,
+             "skipped": summary.skipped, "failed": summary.failed, "planned": summary.planned,
+             "bytes_read": summary.bytes_read, "bytes_written": summary.bytes_written,
+             "seconds": round(summary.seconds, 3), "encodings": summary.encodings,
+             "failures": summary.failures}
+        )  # fmt: skip

@@ -37,7 +37,7 @@ def test_sample_data_lands_as_utf8_under_the_default_layout(s3_server: Any, s3: 
         "cp1252" in result.stdout
         and "s3://sample-default-layout/Raw/Local/CSV/Movies/2026/11/25/movies.csv" in result.stdout
     )
-    assert "2 file(s): 2 uploaded, 0 skipped, 0 failed" in result.stdout
+    assert "files       2 (2 uploaded, 0 skipped, 0 failed)" in result.stdout
     assert open_uploads(s3, bucket) == []
 
 
@@ -52,7 +52,7 @@ def test_a_rerun_skips_unchanged_files_and_force_uploads_again(
     assert again.stdout.count("skipped (already uploaded") == 2
     forced = run_cli(*args, "--force", env=env)
     assert forced.returncode == 0
-    assert "2 uploaded" in forced.stdout
+    assert "(2 uploaded, 0 skipped" in forced.stdout
 
 
 def test_multipart_path_for_a_file_larger_than_a_part(
@@ -160,8 +160,14 @@ def test_dry_run_shows_the_plan_and_writes_nothing(
         env=cli_env(s3_server.endpoint_url),
     )
     assert result.returncode == 0, result.output
-    assert f"data/movies.csv -> s3://{shared_bucket}/{prefix}/movies.csv  cp1252" in result.stdout
-    assert f"s3://{shared_bucket}/{prefix}/series.csv  utf-8" in result.stdout
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("source "))
+    assert lines[header].split() == ["source", "size", "encoding", "how", "confidence", "target"]
+    rows = {line.split()[0]: line.split() for line in lines[header + 2 : header + 4]}
+    assert rows["data/movies.csv"][3:5] == ["cp1252", "detected"]
+    assert rows["data/movies.csv"][-1] == f"s3://{shared_bucket}/{prefix}/movies.csv"
+    assert rows["data/series.csv"][3] == "utf-8" and rows["data/series.csv"][4] == "detected"
+    assert "2 file(s) planned (dry run, nothing written)" in result.stdout
     assert list_keys(s3, shared_bucket, prefix) == []
 
 
