@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="part buffers, all files",
     )
     run.add_argument("--force", action="store_true", help="upload even files already uploaded unchanged")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue unfinished uploads of an interrupted run (checks parts)",
+    )
     run.add_argument("--follow-symlinks", action="store_true", help="follow links leading outside SOURCE")
     run.add_argument("--shard", help="INDEX/COUNT: take only this worker's share of the files")
     run.add_argument("--dry-run", action="store_true", help="show sources, encodings and keys; write nothing")
@@ -223,6 +228,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         max_memory=max_memory,
         dry_run=args.dry_run,
         force=args.force,
+        resume=args.resume,
         sse=args.sse,
         sse_kms_key_id=args.sse_kms_key_id,
     )

@@ -42,7 +42,7 @@ from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceFile
 from async_ingest.transcode import DecodeFailure, Transcoder
 from async_ingest.units import KiB, MiB
-from async_ingest.writer import IntegrityError, ObjectWriter, abort_upload
+from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
 
 # Reads are small next to a part: a file waiting for budget holds at most one block (and its UTF-8)
 # beyond the parts it has paid for, and decoding makes a str of up to 4 bytes per character, so the
@@ -139,6 +139,8 @@ class FileJob:
     s3: S3
     budget: MemoryBudget
     emit: Emit
+    resume: bool = False
+    errors: str = "strict"  # "replace" only once the encoding is known to be right (see _ingest_file)
 
     def reservation(self) -> int:
         """Budget paid per part: a full part, or less for a file that cannot fill one."""
@@ -149,12 +151,29 @@ class FileJob:
         return plan_part_size(self.source.size, self.detection.encoding, self.settings.part_size)
 
 
-async def abort_stale_uploads(s3: S3, bucket: str, key: str) -> int:
-    """Unfinished uploads to this exact key (a killed earlier run): abort them, they would be orphans."""
-    stale = [u for u in await s3.list_uploads(bucket, key) if u.get("Key") == key]
-    for upload in stale:
-        await abort_upload(s3, bucket, key, str(upload["UploadId"]))
+async def unfinished_uploads(s3: S3, bucket: str, key: str) -> list[str]:
+    """Upload ids of unfinished multipart uploads to this exact key, newest first."""
+    uploads = [u for u in await s3.list_uploads(bucket, key) if u.get("Key") == key]
+    uploads.sort(key=lambda u: str(u.get("Initiated", "")), reverse=True)
+    return [str(u["UploadId"]) for u in uploads]
+
+
+async def abort_stale_uploads(s3: S3, bucket: str, key: str, keep: str | None = None) -> int:
+    """Unfinished uploads to this key (a killed earlier run) would be orphans: abort them."""
+    stale = [u for u in await unfinished_uploads(s3, bucket, key) if u != keep]
+    for upload_id in stale:
+        await abort_upload(s3, bucket, key, upload_id)
     return len(stale)
+
+
+async def resume_point(s3: S3, bucket: str, key: str) -> tuple[str, dict[int, UploadedPart]] | None:
+    """The newest unfinished upload to key and its parts; older ones are aborted."""
+    uploads = await unfinished_uploads(s3, bucket, key)
+    if not uploads:
+        return None
+    await abort_stale_uploads(s3, bucket, key, keep=uploads[0])
+    parts = await s3.list_parts(bucket, key, uploads[0])
+    return uploads[0], {int(p["PartNumber"]): UploadedPart(str(p["ETag"]), int(p["Size"])) for p in parts}
 
 
 async def upload_stream(job: FileJob) -> FileResult:
@@ -163,7 +182,7 @@ async def upload_stream(job: FileJob) -> FileResult:
     part_size = job.part_size()
     transcoder = Transcoder(
         job.detection.encoding,
-        errors="strict" if settings.on_decode_error == "fail" else "replace",
+        errors=job.errors,
         bom=job.detection.bom,
     )
     cutter = PartCutter(part_size)
@@ -182,8 +201,12 @@ async def upload_stream(job: FileJob) -> FileResult:
         verify_etag=settings.verify_etag and settings.sse != "aws:kms",
         on_part=part_done,
     )
-    if source.size > part_size and not settings.resume:
-        await abort_stale_uploads(job.s3, settings.bucket, job.key)
+    if source.size > part_size:
+        found = await resume_point(job.s3, settings.bucket, job.key) if job.resume else None
+        if found is not None:
+            writer.resume(*found)
+        else:
+            await abort_stale_uploads(job.s3, settings.bucket, job.key)
     try:
         async with aiofiles.open(source.path, "rb") as reader:
             while True:
@@ -204,7 +227,13 @@ async def upload_stream(job: FileJob) -> FileResult:
     except BaseException:
         await asyncio.shield(_abort(writer))
         raise
+    notes = (
+        [f"resumed: {writer.parts_reused} of {written.parts} parts were already uploaded"]
+        if job.resume
+        else []
+    )
     return FileResult(
+        notes=notes,
         source=source,
         bucket=settings.bucket,
         key=job.key,
@@ -243,20 +272,33 @@ async def already_landed(s3: S3, settings: IngestSettings, key: str, fp: str) ->
     return str(head.get("ETag"))
 
 
-async def ingest_file(
-    source: SourceFile, settings: IngestSettings, s3: S3 | None, budget: MemoryBudget, emit: Emit
-) -> FileResult:
+DETECTIONS_AT_ONCE = 2  # sample windows (8 MiB a file) are held for a few files, not every file in flight
+
+
+@dataclass
+class RunContext:
+    """What every file of one run shares."""
+
+    settings: IngestSettings
+    s3: S3 | None  # None: dry run
+    budget: MemoryBudget
+    emit: Emit
+    detecting: asyncio.Semaphore
+
+
+async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
     """One file, never raising for a problem of that file: failures become a 'failed' result."""
     started = time.monotonic()
-    result = FileResult(source, settings.bucket, "", "failed")
+    result = FileResult(source, ctx.settings.bucket, "", "failed")
     try:
-        result = await _ingest_file(source, settings, s3, budget, emit, result)
+        result = await _ingest_file(source, ctx, result)
     except (
         DecodeFailure,
         UndetectableEncoding,
         S3Error,
         SourceChanged,
         IntegrityError,
+        ResumeMismatch,
         InvalidKey,
         OSError,
         ValueError,
@@ -264,23 +306,23 @@ async def ingest_file(
         result.status = "failed"
         result.error = f"{source.path}: {exc}"
     result.seconds = time.monotonic() - started
-    emit(FileFinished(result))
+    ctx.emit(FileFinished(result))
     return result
 
 
-async def _ingest_file(
-    source: SourceFile,
-    settings: IngestSettings,
-    s3: S3 | None,
-    budget: MemoryBudget,
-    emit: Emit,
-    result: FileResult,
-) -> FileResult:
+async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection, str]:
+    """The encoding and the fingerprint of a source."""
+    async with ctx.detecting:
+        sampled = await sample(source, ctx.settings)
+        # Off the event loop: charset-normalizer can take a few hundred ms; parts in flight go on.
+        detection = await asyncio.to_thread(choose_encoding, sampled.windows, ctx.settings, [])
+    return detection, sampled.fingerprint
+
+
+async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) -> FileResult:
+    settings, s3, emit = ctx.settings, ctx.s3, ctx.emit
     result.key = render_key(settings.key_template, KeyFields(source.path.name, source.reldir, settings.date))
-    sampled = await sample(source, settings)
-    detection = choose_encoding(sampled.windows, settings, [])
-    fp = sampled.fingerprint
-    del sampled  # up to 8 MiB of windows: not kept for the whole upload, re-read if ever needed
+    detection, fp = await detect_source(source, ctx)
     result.encoding = encoding_info(detection)
     if settings.dry_run or s3 is None:
         result.status = "planned"
@@ -291,18 +333,30 @@ async def _ingest_file(
             result.status, result.etag = "skipped", etag
             return result
     emit(FileStarted(source, result.key, result.encoding))
-    job = FileJob(source, result.key, detection, fp, settings, s3, budget, emit)
+    job = FileJob(source, result.key, detection, fp, settings, s3, ctx.budget, emit, resume=settings.resume)
+    # With --on-decode-error replace, a guessed encoding is first tried strictly: a sequence that
+    # does not decode more likely means a wrong guess (re-detected below) than a damaged file.
+    guessed = detection.method in ("ascii", "detected")
+    if settings.on_decode_error == "replace" and not guessed:
+        job.errors = "replace"
     try:
         return await upload_stream(job)
+    except ResumeMismatch as mismatch:
+        emit(FileRestarted(source, str(mismatch), encoding_info(detection)))
+        job.resume = False  # the unfinished upload was aborted on the way out: start clean
+        restarted = await upload_stream(job)
+        restarted.notes.append(f"restarted without resume: {mismatch}")
+        return restarted
     except DecodeFailure as failure:
-        if detection.method in ("forced", "bom"):
-            raise
         region = await read_region(source, failure.offset, REDETECT_CONTEXT)
-        retry = choose_encoding(await read_windows(source), settings, [region])
-        if retry.encoding == detection.encoding:
+        retry = await asyncio.to_thread(choose_encoding, await read_windows(source), settings, [region])
+        if retry.encoding == detection.encoding and settings.on_decode_error == "fail":
             raise
+        # Either a better encoding (start again with it), or --on-decode-error replace with the
+        # encoding confirmed: only now are the bad sequences replaced.
         emit(FileRestarted(source, str(failure), encoding_info(retry)))
         job.detection = retry
+        job.errors = "strict" if settings.on_decode_error == "fail" else "replace"
         restarted = await upload_stream(job)
         restarted.notes.append(f"restarted: {failure}")
         return restarted
@@ -315,12 +369,14 @@ async def ingest_all(
 
     Cancellation (Ctrl-C, SIGTERM) propagates into every file, each of which aborts its upload.
     """
-    budget = MemoryBudget(settings.max_memory)
+    ctx = RunContext(
+        settings, s3, MemoryBudget(settings.max_memory), emit, asyncio.Semaphore(DETECTIONS_AT_ONCE)
+    )
     gate = asyncio.Semaphore(settings.concurrency)
 
     async def one(source: SourceFile) -> FileResult:
         async with gate:
-            return await ingest_file(source, settings, s3, budget, emit)
+            return await ingest_file(source, ctx)
 
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(one(source)) for source in sources]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ CONTENT_TYPE = "text/csv; charset=utf-8"
 DEFAULT_REGION = "us-east-1"
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 120
+LOST_UPLOAD_SLACK_S = 2  # server timestamps have whole seconds
 # Bucket names (S3 general purpose rules): 3-63 chars, lower-case letters, digits, dots, hyphens.
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -261,6 +264,7 @@ class S3:
         return str(response["ETag"])
 
     async def create_multipart(self, bucket: str, key: str, extra: Mapping[str, Any]) -> str:
+        started = time.monotonic()
         response = await self._call(
             f"start upload s3://{bucket}/{key}",
             "create_multipart_upload",
@@ -269,7 +273,24 @@ class S3:
             ContentType=CONTENT_TYPE,
             **extra,
         )
-        return str(response["UploadId"])
+        upload_id = str(response["UploadId"])
+        if response.get("ResponseMetadata", {}).get("RetryAttempts"):
+            await self._abort_lost_uploads(bucket, key, upload_id, time.monotonic() - started)
+        return upload_id
+
+    async def _abort_lost_uploads(self, bucket: str, key: str, upload_id: str, seconds: float) -> None:
+        """A retried CreateMultipartUpload may have created uploads whose answers were lost (the
+        server acted, the connection dropped): nobody knows their ids, so they would stay orphaned.
+        Abort this key's other uploads started during the call (by the server's clock)."""
+        with contextlib.suppress(S3Error):  # best effort: a stale upload is aborted by the next run
+            uploads = [u for u in await self.list_uploads(bucket, key) if u.get("Key") == key]
+            ours = next((u["Initiated"] for u in uploads if u.get("UploadId") == upload_id), None)
+            if ours is None:
+                return
+            since = ours - dt.timedelta(seconds=seconds + LOST_UPLOAD_SLACK_S)
+            for upload in uploads:
+                if upload["UploadId"] != upload_id and since <= upload["Initiated"] <= ours:
+                    await self.abort_multipart(bucket, key, str(upload["UploadId"]))
 
     async def upload_part(
         self, bucket: str, key: str, upload_id: str, number: int, body: bytes | bytearray, content_md5: str

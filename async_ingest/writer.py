@@ -21,6 +21,18 @@ class IntegrityError(RuntimeError):
     """The server's ETag is not the one computed from the bytes sent."""
 
 
+class ResumeMismatch(RuntimeError):
+    """A part already on the server is not the part regenerated from the source now."""
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """A part an interrupted earlier run left on the server (from ListParts)."""
+
+    etag: str
+    size: int
+
+
 @dataclass
 class WrittenObject:
     etag: str
@@ -56,10 +68,18 @@ class ObjectWriter:
     _sha256: Any = field(default_factory=hashlib.sha256)
     _next_number: int = 1
     _size: int = 0
+    _uploaded: dict[int, UploadedPart] = field(default_factory=dict)  # --resume: parts already there
+    parts_reused: int = 0
 
     @property
     def upload_id(self) -> str | None:
         return self._upload_id
+
+    def resume(self, upload_id: str, uploaded: dict[int, UploadedPart]) -> None:
+        """Continue an unfinished multipart upload: a regenerated part whose size and MD5 match the
+        part already uploaded is not sent again; any other difference raises ResumeMismatch."""
+        self._upload_id = upload_id
+        self._uploaded = dict(uploaded)
 
     async def reserve(self) -> None:
         """Pay for the buffer of the next part before reading into it (no-op if already paid)."""
@@ -96,6 +116,8 @@ class ObjectWriter:
             return await self._put(self._held if self._held is not None else last)
         if self._upload_id is None:
             await self._start_multipart()
+        if self._uploaded and max(self._uploaded) >= self._next_number + (1 if last else 0):
+            raise ResumeMismatch("the server holds more parts than the source makes now; the source changed")
         budget, self._filling_budget = self._filling_budget, 0
         if last:
             await self._dispatch(last, budget)
@@ -146,6 +168,9 @@ class ObjectWriter:
             raise
         self._md5s[number] = md5
         self._size += len(part)
+        if self._reuse(number, len(part), md5):
+            self.budget.release(reservation)
+            return
         task = asyncio.create_task(self._send(number, part, md5))
         # Released when the task ends in any way, even cancelled before it ever ran.
         task.add_done_callback(lambda _: self.budget.release(reservation))
@@ -159,6 +184,20 @@ class ObjectWriter:
         self._check_etag(etag, single_put_etag(md5))
         self._etags[number] = etag
         self.on_part(number, len(part))
+
+    def _reuse(self, number: int, size: int, md5: bytes) -> bool:
+        uploaded = self._uploaded.pop(number, None)
+        if uploaded is None:
+            return False
+        if uploaded.size != size or not same_etag(uploaded.etag, md5.hex()):
+            raise ResumeMismatch(
+                f"part {number} on the server differs from the source now; the source changed since "
+                "the interrupted run"
+            )
+        self._etags[number] = uploaded.etag
+        self.parts_reused += 1
+        self.on_part(number, size)
+        return True
 
     def _raise_failed_part(self) -> None:
         """Surface a failed part early instead of reading the rest of a file that cannot land."""
