@@ -24,7 +24,13 @@ from async_ingest.encoding import resolve_codec
 from async_ingest.keys import DEFAULT_KEY_TEMPLATE, InvalidKey, validate_template
 from async_ingest.parts import DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE
 from async_ingest.pipeline import ingest_all
-from async_ingest.progress import JsonLogPrinter, PlainPrinter, Printer, TerminalProgress
+from async_ingest.progress import (
+    PLAIN_PROGRESS_EVERY_S,
+    JsonLogPrinter,
+    PlainPrinter,
+    Printer,
+    TerminalProgress,
+)
 from async_ingest.report import summarise, write_report
 from async_ingest.s3 import (
     ConnectionSettings,
@@ -116,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--report", type=Path, help="write a JSON report here")
     out.add_argument("--quiet", action="store_true", help="only errors and the summary")
     out.add_argument("--log-format", choices=["text", "json"], default="text")
+    out.add_argument(
+        "--progress-interval",
+        type=float,
+        default=PLAIN_PROGRESS_EVERY_S,
+        help="seconds between progress lines of a long file when output is not a terminal (5)",
+    )
     local = p.add_argument_group("local S3 (no AWS account needed)")
     local.add_argument(
         "--local", action="store_true", help="run an embedded SeaweedFS S3 server and upload there"
@@ -253,6 +265,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         shard=shard,
         quiet=args.quiet,
         log_format=args.log_format,
+        progress_interval=args.progress_interval,
     )
 
 
@@ -273,7 +286,7 @@ def make_printer(settings: RunSettings, sources: list[SourceFile]) -> Printer:
         return JsonLogPrinter()
     if sys.stdout.isatty() and not settings.quiet and not settings.ingest.dry_run:
         return TerminalProgress(sum(s.size for s in sources), len(sources))
-    return PlainPrinter(quiet=settings.quiet)
+    return PlainPrinter(quiet=settings.quiet, every_s=settings.progress_interval)
 
 
 def list_sources(settings: RunSettings) -> list[SourceFile]:

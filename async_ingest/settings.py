@@ -60,3 +60,4 @@ class RunSettings:
     shard: Shard | None = None
     quiet: bool = False
     log_format: Literal["text", "json"] = "text"
+    progress_interval: float = 5.0
