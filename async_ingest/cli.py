@@ -327,9 +327,19 @@ async def _list_bucket(s3: Any, bucket: str) -> None:
         print(f"  {format_size(item['Size']):>10}  s3://{bucket}/{item['Key']}")
 
 
+def _drop_connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """aiohttp leaves the task writing a request body unretrieved when the connection drops before
+    the server's '100 Continue': asyncio would print its traceback, though the request itself failed
+    cleanly (and was retried). Every other unhandled error is reported as usual."""
+    if isinstance(context.get("exception"), OSError) and "never retrieved" in context.get("message", ""):
+        return
+    loop.default_exception_handler(context)
+
+
 async def _run_with_signals(settings: RunSettings, received: list[int]) -> int:
     """SIGINT and SIGTERM cancel the run; every file's upload aborts on the way out."""
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_drop_connection_noise)
     main_task = asyncio.current_task()
     assert main_task is not None
 

@@ -43,43 +43,55 @@ Part = bytes | bytearray
 class PartCutter:
     """Collects chunks and hands out parts of exactly part_size bytes (the last may be shorter).
 
-    Each part is filled in place in one preallocated buffer (one copy per byte). A chunk that is
-    itself exactly one part, arriving at a part boundary, is passed through without any copy: the
-    common case for UTF-8 sources read in part-size blocks.
+    Each part is filled in place in one buffer (one copy per byte). The buffer of the next part is
+    only allocated when the next chunk arrives: what is left over after a part is cut is kept as a
+    small bytes object, so a file waiting for memory budget does not hold a whole unpaid part. A
+    chunk that is itself exactly one part, arriving at a part boundary, passes through uncopied.
     """
 
     def __init__(self, part_size: int) -> None:
         self.part_size = part_size
         self._buffer: bytearray | None = None
         self._filled = 0
+        self._leftover = b""
 
     @property
     def pending(self) -> int:
-        return self._filled
+        return self._filled + len(self._leftover)
 
     def feed(self, chunk: bytes) -> list[Part]:
-        if self._filled == 0 and len(chunk) == self.part_size:
+        if self.pending == 0 and len(chunk) == self.part_size:
             return [chunk]
         parts: list[Part] = []
-        view = memoryview(chunk)
-        while view:
-            if self._buffer is None:
-                self._buffer = bytearray(self.part_size)
-            take = min(self.part_size - self._filled, len(view))
-            self._buffer[self._filled : self._filled + take] = view[:take]
-            self._filled += take
-            view = view[take:]
-            if self._filled == self.part_size:
-                parts.append(self._buffer)
-                self._buffer, self._filled = None, 0
+        for piece in (self._take_leftover(), chunk):
+            view = memoryview(piece)
+            while view:
+                if self._buffer is None:
+                    if parts and len(view) < self.part_size:
+                        self._leftover += bytes(view)  # starts the next part at the next feed
+                        break
+                    self._buffer = bytearray(self.part_size)
+                take = min(self.part_size - self._filled, len(view))
+                self._buffer[self._filled : self._filled + take] = view[:take]
+                self._filled += take
+                view = view[take:]
+                if self._filled == self.part_size:
+                    parts.append(self._buffer)
+                    self._buffer, self._filled = None, 0
         return parts
+
+    def _take_leftover(self) -> bytes:
+        leftover, self._leftover = self._leftover, b""
+        return leftover
 
     def finish(self) -> Part:
         """What is left (possibly empty): the last part."""
+        leftover = self._take_leftover()
         if self._buffer is None:
-            return b""
+            return leftover
         last = self._buffer
-        del last[self._filled :]
+        last[self._filled : self._filled + len(leftover)] = leftover
+        del last[self._filled + len(leftover) :]
         self._buffer, self._filled = None, 0
         return last
 

@@ -20,6 +20,7 @@ from async_ingest import __version__
 from async_ingest.budget import MemoryBudget
 from async_ingest.encoding import (
     SAMPLE_WINDOW,
+    SAMPLE_WINDOWS,
     Detection,
     UndetectableEncoding,
     detect,
@@ -36,7 +37,7 @@ from async_ingest.events import (
     PartUploaded,
 )
 from async_ingest.keys import InvalidKey, KeyFields, render_key
-from async_ingest.parts import PartCutter, max_expansion, plan_part_size
+from async_ingest.parts import Part, PartCutter, max_expansion, plan_part_size
 from async_ingest.s3 import S3, S3Error
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceFile
@@ -186,10 +187,9 @@ async def upload_stream(job: FileJob) -> FileResult:
         bom=job.detection.bom,
     )
     cutter = PartCutter(part_size)
-    bytes_read = 0
 
     def part_done(number: int, size: int) -> None:
-        job.emit(PartUploaded(source, number, size, bytes_read))
+        job.emit(PartUploaded(source, number, size, transcoder.bytes_in))
 
     writer = ObjectWriter(
         job.s3,
@@ -214,15 +214,11 @@ async def upload_stream(job: FileJob) -> FileResult:
                 block = await reader.read(READ_BLOCK)
                 if not block:
                     break
-                bytes_read += len(block)
-                input_done = bytes_read >= source.size
-                for part in cutter.feed(transcoder.feed(block)):
-                    await writer.reserve()  # a block can complete two parts: each is paid for
-                    await writer.write_part(part, input_done=input_done)
-            for part in cutter.feed(transcoder.finish()):
-                await writer.reserve()
-                await writer.write_part(part, input_done=True)
-            await check_unchanged(source, bytes_read)
+                parts = cutter.feed(transcoder.feed(block))
+                del block  # nothing of a block may stay referenced while waiting for budget
+                await send_parts(writer, parts, input_done=transcoder.bytes_in >= source.size)
+            await send_parts(writer, cutter.feed(transcoder.finish()), input_done=True)
+            await check_unchanged(source, transcoder.bytes_in)
             written = await writer.finish(cutter.finish())
     except BaseException:
         await asyncio.shield(_abort(writer))
@@ -239,13 +235,24 @@ async def upload_stream(job: FileJob) -> FileResult:
         key=job.key,
         status="uploaded",
         encoding=encoding_info(job.detection),
-        bytes_read=bytes_read,
+        bytes_read=transcoder.bytes_in,
         bytes_written=written.size,
         parts=written.parts,
         replacements=transcoder.replacements,
         etag=written.etag,
         sha256=written.sha256,
     )
+
+
+async def send_parts(writer: ObjectWriter, parts: list[Part], *, input_done: bool) -> None:
+    """Hand full parts to the writer, each paid for first (one block can complete two parts).
+
+    Parts are popped, never held in a loop variable: a part already sent must not stay referenced
+    here while this file waits for budget (measured: each waiting file pinned a sent 8 MiB part).
+    """
+    while parts:
+        await writer.reserve()
+        await writer.write_part(parts.pop(0), input_done=input_done)
 
 
 async def _abort(writer: ObjectWriter) -> None:
@@ -272,7 +279,9 @@ async def already_landed(s3: S3, settings: IngestSettings, key: str, fp: str) ->
     return str(head.get("ETag"))
 
 
-DETECTIONS_AT_ONCE = 2  # sample windows (8 MiB a file) are held for a few files, not every file in flight
+# Sample windows are paid from a budget of their own: one large file's windows at a time, or many
+# small files at once (their windows are the whole file), not 8 MiB for every file in flight.
+DETECTION_MEMORY = SAMPLE_WINDOW * SAMPLE_WINDOWS
 
 
 @dataclass
@@ -283,7 +292,7 @@ class RunContext:
     s3: S3 | None  # None: dry run
     budget: MemoryBudget
     emit: Emit
-    detecting: asyncio.Semaphore
+    detecting: MemoryBudget
 
 
 async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
@@ -312,10 +321,13 @@ async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
 
 async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection, str]:
     """The encoding and the fingerprint of a source."""
-    async with ctx.detecting:
+    paid = await ctx.detecting.acquire(source.size)
+    try:
         sampled = await sample(source, ctx.settings)
         # Off the event loop: charset-normalizer can take a few hundred ms; parts in flight go on.
         detection = await asyncio.to_thread(choose_encoding, sampled.windows, ctx.settings, [])
+    finally:
+        ctx.detecting.release(paid)
     return detection, sampled.fingerprint
 
 
@@ -369,9 +381,7 @@ async def ingest_all(
 
     Cancellation (Ctrl-C, SIGTERM) propagates into every file, each of which aborts its upload.
     """
-    ctx = RunContext(
-        settings, s3, MemoryBudget(settings.max_memory), emit, asyncio.Semaphore(DETECTIONS_AT_ONCE)
-    )
+    ctx = RunContext(settings, s3, MemoryBudget(settings.max_memory), emit, MemoryBudget(DETECTION_MEMORY))
     gate = asyncio.Semaphore(settings.concurrency)
 
     async def one(source: SourceFile) -> FileResult:
