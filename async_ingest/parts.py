@@ -43,21 +43,20 @@ Part = bytes | bytearray
 class PartCutter:
     """Collects chunks and hands out parts of exactly part_size bytes (the last may be shorter).
 
-    Each part is filled in place in one buffer (one copy per byte). The buffer of the next part is
-    only allocated when the next chunk arrives: what is left over after a part is cut is kept as a
-    small bytes object, so a file waiting for memory budget does not hold a whole unpaid part. A
-    chunk that is itself exactly one part, arriving at a part boundary, passes through uncopied.
+    A part grows in one buffer as chunks arrive (one copy per byte, nothing preallocated: a 10 KB
+    file must not pay for zeroing an 8 MiB buffer). What is left over after a part is cut is kept as
+    a small bytes object until the next feed, so a file waiting for memory budget does not start an
+    unpaid part. A chunk that is exactly one part, at a part boundary, passes through uncopied.
     """
 
     def __init__(self, part_size: int) -> None:
         self.part_size = part_size
         self._buffer: bytearray | None = None
-        self._filled = 0
         self._leftover = b""
 
     @property
     def pending(self) -> int:
-        return self._filled + len(self._leftover)
+        return (len(self._buffer) if self._buffer is not None else 0) + len(self._leftover)
 
     def feed(self, chunk: bytes) -> list[Part]:
         if self.pending == 0 and len(chunk) == self.part_size:
@@ -70,14 +69,13 @@ class PartCutter:
                     if parts and len(view) < self.part_size:
                         self._leftover += bytes(view)  # starts the next part at the next feed
                         break
-                    self._buffer = bytearray(self.part_size)
-                take = min(self.part_size - self._filled, len(view))
-                self._buffer[self._filled : self._filled + take] = view[:take]
-                self._filled += take
+                    self._buffer = bytearray()
+                take = min(self.part_size - len(self._buffer), len(view))
+                self._buffer += view[:take]
                 view = view[take:]
-                if self._filled == self.part_size:
+                if len(self._buffer) == self.part_size:
                     parts.append(self._buffer)
-                    self._buffer, self._filled = None, 0
+                    self._buffer = None
         return parts
 
     def _take_leftover(self) -> bytes:
@@ -89,10 +87,8 @@ class PartCutter:
         leftover = self._take_leftover()
         if self._buffer is None:
             return leftover
-        last = self._buffer
-        last[self._filled : self._filled + len(leftover)] = leftover
-        del last[self._filled + len(leftover) :]
-        self._buffer, self._filled = None, 0
+        last, self._buffer = self._buffer, None
+        last += leftover
         return last
 
 

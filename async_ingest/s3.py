@@ -26,6 +26,11 @@ LOST_UPLOAD_SLACK_S = 2  # server timestamps have whole seconds
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 PERMISSION_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"}
+DENIED_HINTS = {
+    "InvalidAccessKeyId": "the server does not know this access key; check the credentials in use",
+    "SignatureDoesNotMatch": "the secret key does not match the access key; check the credentials in use",
+    "AccessDenied": "these credentials are not allowed to use this bucket",
+}
 
 
 class PartBody(io.RawIOBase):
@@ -222,6 +227,8 @@ class S3:
             return False
         except ClientError as exc:
             code, _ = describe_error(exc)
+            if code in ("403", "Forbidden"):
+                raise await self._why_denied(bucket, exc) from None
             if code not in ("404", "NoSuchBucket", "NotFound"):
                 raise wrap_error(exc, f"bucket {bucket}") from None
         except Exception as exc:
@@ -240,6 +247,19 @@ class S3:
         except Exception as exc:
             raise wrap_error(exc, f"create bucket {bucket}") from None
         return True
+
+    async def _why_denied(self, bucket: str, exc: ClientError) -> S3Error:
+        """HeadBucket answers a bare 403 (a HEAD has no body): ask again with a request whose error
+        names the reason (unknown access key, wrong secret, no permission)."""
+        try:
+            await self._client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+        except ClientError as again:
+            code, _ = describe_error(again)
+            if code in DENIED_HINTS:
+                return S3Error(f"bucket {bucket}: access denied ({code}): {DENIED_HINTS[code]}", code)
+        except Exception:  # a network error now: report the first error as it is
+            pass
+        return wrap_error(exc, f"bucket {bucket}")
 
     async def _call(self, context: str, method: str, **kwargs: Any) -> Any:
         try:
