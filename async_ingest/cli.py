@@ -33,6 +33,7 @@ from async_ingest.progress import (
 )
 from async_ingest.report import summarise, write_report
 from async_ingest.s3 import (
+    READ_TIMEOUT_S,
     ConnectionSettings,
     Credentials,
     S3Error,
@@ -95,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     s3.add_argument("--sse", choices=["AES256", "aws:kms"], help="server-side encryption")
     s3.add_argument("--sse-kms-key-id", help="KMS key for --sse aws:kms")
     s3.add_argument("--max-attempts", type=int, default=5, help="attempts per request, retries included (5)")
+    s3.add_argument(
+        "--read-timeout",
+        type=float,
+        default=READ_TIMEOUT_S,
+        help=f"seconds without an answer before a request is retried ({READ_TIMEOUT_S})",
+    )
     keys = p.add_argument_group("keys")
     keys.add_argument("--key-template", default=DEFAULT_KEY_TEMPLATE, help=f"default {DEFAULT_KEY_TEMPLATE}")
     keys.add_argument("--date", help="YYYY-MM-DD for {yyyy}/{mm}/{dd} (default: today)")
@@ -224,6 +231,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         raise UsageError(f"--max-memory {args.max_memory}: must hold at least one part ({args.part_size})")
     if args.concurrency < 1:
         raise UsageError("--concurrency: must be at least 1")
+    if args.read_timeout <= 0:
+        raise UsageError("--read-timeout: must be positive")
     if args.max_attempts < 1:
         raise UsageError("--max-attempts: must be at least 1")
     if args.sse_kms_key_id and args.sse != "aws:kms":
@@ -252,6 +261,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         credentials=_credentials(args),
         max_connections=args.concurrency + parts_in_flight,
         max_attempts=args.max_attempts,
+        read_timeout_s=args.read_timeout,
     )
     return RunSettings(
         sources=tuple(args.sources),

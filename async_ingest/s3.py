@@ -156,6 +156,7 @@ class ConnectionSettings:
     credentials: Credentials | None = None
     max_connections: int = 10
     max_attempts: int = 5
+    read_timeout_s: float = READ_TIMEOUT_S
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
@@ -201,7 +202,7 @@ def client_config(settings: ConnectionSettings) -> AioConfig:
     return AioConfig(
         max_pool_connections=settings.max_connections,
         connect_timeout=CONNECT_TIMEOUT_S,
-        read_timeout=READ_TIMEOUT_S,
+        read_timeout=settings.read_timeout_s,
         # botocore's standard mode: exponential backoff with jitter on throttling, 5xx and
         # connection errors; bodies are bytes in memory, so a retried part is re-sent exactly.
         retries={"mode": "standard", "max_attempts": settings.max_attempts},
