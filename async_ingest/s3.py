@@ -268,20 +268,23 @@ class S3:
         except Exception as exc:
             raise wrap_error(exc, context) from None
 
+    async def _call_with_body(self, context: str, method: str, body: bytes | bytearray, **kwargs: Any) -> Any:
+        with contextlib.closing(PartBody(body)) as stream:
+            return await self._call(context, method, Body=stream, **kwargs)
+
     async def put_object(
         self, bucket: str, key: str, body: bytes | bytearray, content_md5: str, extra: Mapping[str, Any]
     ) -> str:
-        with contextlib.closing(PartBody(body)) as stream:
-            response = await self._call(
-                f"upload s3://{bucket}/{key}",
-                "put_object",
-                Bucket=bucket,
-                Key=key,
-                Body=stream,
-                ContentMD5=content_md5,
-                ContentType=CONTENT_TYPE,
-                **extra,
-            )
+        response = await self._call_with_body(
+            f"upload s3://{bucket}/{key}",
+            "put_object",
+            body,
+            Bucket=bucket,
+            Key=key,
+            ContentMD5=content_md5,
+            ContentType=CONTENT_TYPE,
+            **extra,
+        )
         return str(response["ETag"])
 
     async def create_multipart(self, bucket: str, key: str, extra: Mapping[str, Any]) -> str:
@@ -316,17 +319,16 @@ class S3:
     async def upload_part(
         self, bucket: str, key: str, upload_id: str, number: int, body: bytes | bytearray, content_md5: str
     ) -> str:
-        with contextlib.closing(PartBody(body)) as stream:
-            response = await self._call(
-                f"upload part {number} of s3://{bucket}/{key}",
-                "upload_part",
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=stream,
-                ContentMD5=content_md5,
-            )
+        response = await self._call_with_body(
+            f"upload part {number} of s3://{bucket}/{key}",
+            "upload_part",
+            body,
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            ContentMD5=content_md5,
+        )
         return str(response["ETag"])
 
     async def complete_multipart(
