@@ -1,0 +1,237 @@
+"""Medians per (input, tool), async_ingest's ratios to each peer, the targets of issue 5, markdown."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+GiB = 1024**3
+
+MB = 1_000_000
+REFERENCE = "async_ingest"
+
+
+@dataclass
+class Measurement:
+    run: int
+    input_name: str
+    tool: str
+    source_bytes: int
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_rss_bytes: int = 0
+    server_cpu_s: float = 0.0
+    error: str | None = None  # None: exit 0 and every object checked
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class Row:
+    """The medians of one tool on one input, over its successful runs."""
+
+    input_name: str
+    tool: str
+    label: str
+    source_bytes: int
+    runs: int = 0
+    ok_runs: int = 0
+    wall_s: float | None = None
+    cpu_s: float | None = None
+    peak_rss_mb: float | None = None
+    peak_rss_max_mb: float | None = None  # the worst run (the memory targets hold for every run)
+    server_cpu_s: float | None = None
+    errors: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.ok_runs < self.runs
+
+    @property
+    def mb_per_s(self) -> float | None:
+        return self.source_bytes / MB / self.wall_s if self.wall_s else None
+
+
+def _median(values: Iterable[float]) -> float | None:
+    data = list(values)
+    return statistics.median(data) if data else None
+
+
+def summarise(
+    measurements: Sequence[Measurement],
+    order: Sequence[tuple[str, str, str]],
+    skipped: dict[tuple[str, str], str],
+) -> list[Row]:
+    """order: (input name, tool name, tool label) in table order, skipped ones included."""
+    sizes = {m.input_name: m.source_bytes for m in measurements}
+    rows = []
+    for input_name, tool, label in order:
+        row = Row(input_name, tool, label, sizes.get(input_name, 0), skipped=skipped.get((input_name, tool)))
+        mine = [m for m in measurements if m.input_name == input_name and m.tool == tool]
+        good = [m for m in mine if m.ok]
+        row.runs, row.ok_runs = len(mine), len(good)
+        row.errors = [f"run {m.run + 1}: {m.error}" for m in mine if not m.ok]
+        row.wall_s = _median(m.wall_s for m in good)
+        row.cpu_s = _median(m.cpu_s for m in good)
+        row.peak_rss_mb = _median(m.peak_rss_bytes / MB for m in good)
+        row.peak_rss_max_mb = max((m.peak_rss_bytes / MB for m in good), default=None)
+        row.server_cpu_s = _median(m.server_cpu_s for m in good)
+        rows.append(row)
+    return rows
+
+
+def _find(rows: Sequence[Row], input_name: str, tool: str) -> Row | None:
+    return next((r for r in rows if r.input_name == input_name and r.tool == tool), None)
+
+
+def _ratio(mine: float | None, theirs: float | None) -> float | None:
+    return mine / theirs if mine is not None and theirs else None
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _digits(value: float | None) -> int:
+    return 0 if (value or 0) >= 100 else 1 if (value or 0) >= 1 else 2
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    head = (
+        "| input | tool | ok runs | wall s | MB/s | client CPU s | peak RSS MB | server CPU s "
+        "| async_ingest wall ratio | async_ingest CPU ratio |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for row in rows:
+        if row.skipped:
+            label = row.label.replace("|", "\\|")
+            lines.append(f"| {row.input_name} | {label} | {row.skipped} | | | | | | | |")
+            continue
+        ref = _find(rows, row.input_name, REFERENCE)
+        is_ref = row.tool == REFERENCE
+        wall_ratio = None if is_ref or ref is None else _ratio(ref.wall_s, row.wall_s)
+        cpu_ratio = None if is_ref or ref is None else _ratio(ref.cpu_s, row.cpu_s)
+        status = f"{row.ok_runs}/{row.runs}" + (" **FAILED**" if row.failed else "")
+        cells = [
+            row.input_name,
+            row.label,
+            status,
+            _fmt(row.wall_s),
+            _fmt(row.mb_per_s, _digits(row.mb_per_s)),
+            _fmt(row.cpu_s),
+            _fmt(row.peak_rss_mb, 0),
+            _fmt(row.server_cpu_s),
+            _fmt_ratio(wall_ratio),
+            _fmt_ratio(cpu_ratio),
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def failures(rows: Sequence[Row]) -> str:
+    items = [f"- {r.input_name} / {r.tool}: {e}" for r in rows for e in r.errors]
+    return ("Failed runs (not counted in the medians):\n" + "\n".join(items) + "\n") if items else ""
+
+
+# --- targets of issue 5 -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    status: str  # PASS, FAIL, n/a
+    detail: str
+
+    def line(self) -> str:
+        return f"- **{self.status}** {self.target}: {self.detail}"
+
+
+def _ratio_target(
+    rows: Sequence[Row], input_name: str | None, peer: str, limit: float, metric: str, target: str
+) -> Verdict:
+    mine = _find(rows, input_name, REFERENCE) if input_name else None
+    theirs = _find(rows, input_name, peer) if input_name else None
+    if mine is None or theirs is None or not mine.runs or not theirs.runs:
+        return Verdict(target, "n/a", "not measured in this invocation")
+    if mine.failed:
+        return Verdict(target, "FAIL", f"async_ingest failed {mine.runs - mine.ok_runs} of {mine.runs} runs")
+    get: Callable[[Row], float | None] = (lambda r: r.wall_s) if metric == "wall" else (lambda r: r.cpu_s)
+    ratio = _ratio(get(mine), get(theirs))
+    if ratio is None:
+        return Verdict(target, "n/a", f"{peer} has no successful run")
+    detail = (
+        f"{metric} {_fmt(get(mine), 2)} s vs {peer} {_fmt(get(theirs), 2)} s = {ratio:.2f}x (limit {limit}x)"
+    )
+    return Verdict(target, "PASS" if ratio <= limit else "FAIL", detail)
+
+
+def _rss_target(
+    rows: Sequence[Row], input_names: Sequence[str], target: str, limit_mb: float = 100
+) -> Verdict:
+    mine = [r for r in rows if r.tool == REFERENCE and r.input_name in input_names and r.runs]
+    if not mine:
+        return Verdict(target, "n/a", "not measured in this invocation")
+    if any(r.failed for r in mine):
+        return Verdict(target, "FAIL", "async_ingest failed a run")
+    worst = max(r.peak_rss_max_mb or 0 for r in mine)
+    detail = ", ".join(
+        f"{r.input_name}: {_fmt(r.peak_rss_mb, 0)} MB ({_fmt(r.peak_rss_max_mb, 0)} worst run)" for r in mine
+    )
+    return Verdict(
+        target, "PASS" if worst <= limit_mb else "FAIL", f"{detail}; limit {limit_mb:.0f} MB in every run"
+    )
+
+
+@dataclass(frozen=True)
+class InputNames:
+    """Which measured inputs the targets refer to (None when not part of this invocation)."""
+
+    utf8_1g: str | None
+    cp1252_1g: str | None
+    big: Sequence[str]  # 1 GiB and 4 GiB inputs, both encodings
+    has_4g: bool
+    many: str | None
+    small: str | None
+
+
+def targets(rows: Sequence[Row], names: InputNames) -> list[Verdict]:
+    verdicts = [
+        _ratio_target(rows, names.utf8_1g, "s5cmd", 1.05, "wall", "UTF-8 1 GiB: wall <= 1.05x s5cmd"),
+        _ratio_target(rows, names.utf8_1g, "aws", 1.5, "CPU", "UTF-8 1 GiB: client CPU <= 1.5x aws CLI"),
+        _ratio_target(
+            rows,
+            names.cp1252_1g,
+            "iconv_aws",
+            0.9,
+            "wall",
+            "Windows-1252 1 GiB: wall <= 0.9x iconv | aws s3 cp -",
+        ),
+        _rss_target(rows, names.big, "peak RSS <= 100 MB, 1 GiB and 4 GiB files"),
+        _rss_target(rows, [names.many] if names.many else [], "peak RSS <= 100 MB, folder of 8 x 256 MiB"),
+        _ratio_target(
+            rows, names.small, "aws", 1.0, "wall", "1,000 small files: wall <= aws s3 cp --recursive"
+        ),
+    ]
+    if names.big and not names.has_4g:
+        verdicts[3] = Verdict(
+            verdicts[3].target,
+            verdicts[3].status,
+            verdicts[3].detail + "; 4 GiB not measured here (--size 4GiB)",
+        )
+    return verdicts
+
+
+def size_label(size: int) -> str:
+    for unit, name in ((GiB, "GiB"), (1024**2, "MiB"), (1024, "KiB")):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size} B"
