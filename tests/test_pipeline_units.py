@@ -1,0 +1,47 @@
+"""Pure pieces of the pipeline: object arguments and fingerprints (no server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from async_ingest.encoding import Detection
+from async_ingest.pipeline import fingerprint, object_extra
+from async_ingest.settings import IngestSettings
+from async_ingest.sources import SourceFile
+
+SOURCE = SourceFile(Path("exports/filmes ação.csv"), "", 1234, 1_700_000_000_000_000_000)
+DETECTION = Detection("cp1252", "detected", 0.97, b"")
+
+
+def test_object_metadata_is_ascii_and_describes_the_source() -> None:
+    extra = object_extra(SOURCE, DETECTION, "abc123", IngestSettings(bucket="b"))
+    metadata = extra["Metadata"]
+    assert all(value.isascii() for value in metadata.values())
+    assert metadata["source-name"] == "filmes%20a%C3%A7%C3%A3o.csv"
+    assert metadata["source-size"] == "1234"
+    assert metadata["source-encoding"] == "cp1252"
+    assert metadata["fingerprint"] == "abc123"
+    assert "ServerSideEncryption" not in extra and "ACL" not in extra
+
+
+def test_server_side_encryption_is_passed_through() -> None:
+    kms = IngestSettings(bucket="b", sse="aws:kms", sse_kms_key_id="alias/lake")
+    extra = object_extra(SOURCE, DETECTION, "f", kms)
+    assert extra["ServerSideEncryption"] == "aws:kms" and extra["SSEKMSKeyId"] == "alias/lake"
+    assert (
+        object_extra(SOURCE, DETECTION, "f", IngestSettings(bucket="b", sse="AES256"))["ServerSideEncryption"]
+        == "AES256"
+    )
+
+
+def test_fingerprint_changes_with_content_size_mtime_and_options() -> None:
+    settings = IngestSettings(bucket="b")
+    base = fingerprint(SOURCE, [b"head", b"tail"], settings)
+    assert base == fingerprint(SOURCE, [b"head", b"tail"], settings)
+    assert base != fingerprint(SOURCE, [b"head", b"tai1"], settings)
+    touched = SourceFile(SOURCE.path, "", SOURCE.size, SOURCE.mtime_ns + 1)
+    assert base != fingerprint(touched, [b"head", b"tail"], settings)
+    assert base != fingerprint(SOURCE, [b"head", b"tail"], IngestSettings(bucket="b", encoding="latin-1"))
+    assert base != fingerprint(
+        SOURCE, [b"head", b"tail"], IngestSettings(bucket="b", on_decode_error="replace")
+    )
