@@ -263,11 +263,13 @@ async def _abort(writer: ObjectWriter) -> None:
 
 async def check_unchanged(source: SourceFile, bytes_read: int) -> None:
     stat = await aiofiles.os.stat(source.path)
-    if bytes_read != source.size or stat.st_size != source.size or stat.st_mtime_ns != source.mtime_ns:
+    if bytes_read != source.size or stat.st_size != source.size:
         raise SourceChanged(
-            f"changed while being read (size {source.size} -> {stat.st_size}, read {bytes_read} bytes); "
+            f"changed while being read (size {source.size} -> {stat.st_size} bytes, {bytes_read} read); "
             "nothing was uploaded"
         )
+    if stat.st_mtime_ns != source.mtime_ns:
+        raise SourceChanged("changed while being read (modification time changed); nothing was uploaded")
 
 
 async def already_landed(s3: S3, settings: IngestSettings, key: str, fp: str) -> str | None:
