@@ -187,14 +187,11 @@ def _date(text: str | None) -> dt.date:
         raise UsageError(f"--date {text!r}: expected YYYY-MM-DD") from None
 
 
-def _credentials(args: argparse.Namespace) -> Credentials | None:
+def _credentials(args: argparse.Namespace, environ: dict[str, str]) -> Credentials | None:
     path: Path | None = args.credentials_file
     if path is None:
-        return (
-            LOCAL_CREDENTIALS
-            if args.local and not args.profile and not os.environ.get("AWS_ACCESS_KEY_ID")
-            else None
-        )
+        local_default = args.local and not args.profile and not environ.get("AWS_ACCESS_KEY_ID")
+        return LOCAL_CREDENTIALS if local_default else None
     try:
         credentials = load_credentials_file(path)
         if credentials_file_too_open(path):
@@ -258,7 +255,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         endpoint_url=endpoint,
         region=args.region,
         profile=args.profile,
-        credentials=_credentials(args),
+        credentials=_credentials(args, environ),
         max_connections=args.concurrency + parts_in_flight,
         max_attempts=args.max_attempts,
         read_timeout_s=args.read_timeout,

@@ -68,7 +68,3 @@ class FileFinished:
 
 Event = FileStarted | PartUploaded | FileRestarted | FileFinished
 Emit = Callable[[Event], None]
-
-
-def ignore(_: Event) -> None:
-    """An Emit that drops everything."""

@@ -48,7 +48,7 @@ def free_port() -> int:
 
 
 def _free_ports(count: int) -> list[int]:
-    """Distinct free ports; a port p is only kept if p+10000 is free too (SeaweedFS grpc defaults)."""
+    """Distinct free ports (every grpc port is set explicitly, so none falls back to port+10000)."""
     ports: list[int] = []
     while len(ports) < count:
         port = free_port()

@@ -192,8 +192,8 @@ class TerminalProgress(PlainPrinter):
             if event.result.status != "uploaded":
                 self._total.update(event.result.source.size)
             self._finished(event.result)
-        elif isinstance(event, FileRestarted):
-            self._print(f"{event.source.path}: {event.reason}; starting again as {event.encoding.encoding}")
+        else:
+            super().__call__(event)  # a restart line, printed through tqdm.write
 
     def _advance(self, path: Path, position: int) -> None:
         if path not in self._done:

@@ -71,10 +71,6 @@ class ObjectWriter:
     _uploaded: dict[int, UploadedPart] = field(default_factory=dict)  # --resume: parts already there
     parts_reused: int = 0
 
-    @property
-    def upload_id(self) -> str | None:
-        return self._upload_id
-
     def resume(self, upload_id: str, uploaded: dict[int, UploadedPart]) -> None:
         """Continue an unfinished multipart upload: a regenerated part whose size and MD5 match the
         part already uploaded is not sent again; any other difference raises ResumeMismatch."""
