@@ -1,13 +1,17 @@
-"""Cutting a byte stream into S3 parts, and the checksum arithmetic of S3 ETags. Pure: no network."""
+"""Filling S3 parts from a source through a transcoder, and the checksum arithmetic of S3 ETags.
+
+No network; the source file is handed in already open."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import math
-from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
 
-from async_ingest.units import GiB, MiB
+from async_ingest.transcode import Transcoder
+from async_ingest.units import GiB, KiB, MiB
 
 MIN_PART_SIZE = 5 * MiB  # S3: every part but the last
 MAX_PART_SIZE = 5 * GiB
@@ -37,67 +41,111 @@ def plan_part_size(source_size: int, codec: str, requested: int = DEFAULT_PART_S
     return size
 
 
-Part = bytes | bytearray
+Part = bytes | bytearray | memoryview
+
+# Non-UTF-8 sources are read in blocks, then transcoded in slices small enough for the decoded str
+# (up to 4 bytes a character) and its UTF-8 to stay in the CPU cache (measured on cp1252 text:
+# ~3.9 s per GiB in 16 KiB slices, ~6 s in 64 KiB to 1 MiB ones).
+TRANSCODE_BLOCK = 256 * KiB
+TRANSCODE_SLICE = 16 * KiB
 
 
-class PartCutter:
-    """Collects chunks and hands out parts of exactly part_size bytes (the last may be shorter).
+class Readable(Protocol):
+    """The source file, opened unbuffered: readinto fills the part buffer directly."""
 
-    A part grows in one buffer as chunks arrive (one copy per byte, nothing preallocated: a 10 KB
-    file must not pay for zeroing an 8 MiB buffer). What is left over after a part is cut is kept as
-    a small bytes object until the next feed, so a file waiting for memory budget does not start an
-    unpaid part. A chunk that is exactly one part, at a part boundary, passes through uncopied.
-    """
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
-    def __init__(self, part_size: int) -> None:
-        self.part_size = part_size
-        self._buffer: bytearray | None = None
-        self._leftover = b""
+
+@dataclass
+class FilledPart:
+    """A part buffer and how much of it holds the part, with the part's MD5."""
+
+    buffer: bytearray
+    size: int
+    md5: bytes
 
     @property
-    def pending(self) -> int:
-        return (len(self._buffer) if self._buffer is not None else 0) + len(self._leftover)
+    def data(self) -> Part:
+        return self.buffer if self.size == len(self.buffer) else memoryview(self.buffer)[: self.size]
 
-    def feed(self, chunk: bytes) -> list[Part]:
-        if self.pending == 0 and len(chunk) == self.part_size:
-            return [chunk]
-        parts: list[Part] = []
-        for piece in (self._take_leftover(), chunk):
-            view = memoryview(piece)
-            while view:
-                if self._buffer is None:
-                    if parts and len(view) < self.part_size:
-                        self._leftover += bytes(view)  # starts the next part at the next feed
-                        break
-                    self._buffer = bytearray()
-                take = min(self.part_size - len(self._buffer), len(view))
-                self._buffer += view[:take]
-                view = view[take:]
-                if len(self._buffer) == self.part_size:
-                    parts.append(self._buffer)
-                    self._buffer = None
-        return parts
+
+class PartFiller:
+    """Fills part buffers with the UTF-8 form of a source: one call per part, made for a worker thread
+    (reading, checking or transcoding, and hashing a part is one hand-off to a thread, not one per
+    block).
+
+    A UTF-8 source is read straight into the part buffer and validated where it lies: its bytes are
+    copied once, by the kernel. Other encodings are read in blocks and transcoded; output that does
+    not fit the part is kept for the next one. At most `length` source bytes are read: a file that
+    grows meanwhile is caught afterwards by its size and time, and output always fits a buffer sized
+    for the source's worst expansion.
+    """
+
+    def __init__(self, source: Readable, transcoder: Transcoder, part_size: int, length: int) -> None:
+        self.transcoder = transcoder
+        self.part_size = part_size
+        self.sha256 = hashlib.sha256()  # of the whole object, part after part
+        self._source = source
+        self._unread = length
+        self._leftover = b""
+        self._scratch = bytearray(TRANSCODE_BLOCK)
+
+    @property
+    def input_done(self) -> bool:
+        """Every source byte has been read (output may still be waiting for the next part)."""
+        return self._unread == 0 and self.transcoder.finished
+
+    @property
+    def exhausted(self) -> bool:
+        return self.input_done and not self._leftover
+
+    def fill(self, buffer: bytearray) -> FilledPart:
+        """The next part in buffer: part_size bytes (or the buffer's size, if smaller), or what is
+        left at the end. Raises DecodeFailure, or OSError from reading."""
+        view = memoryview(buffer)
+        limit = min(len(buffer), self.part_size)
+        filled = self._place(view, 0, limit, self._take_leftover())
+        while filled < limit and self._unread:
+            if self.transcoder.passes_through:
+                filled += self._read_checked(view[filled : min(limit, filled + self._unread)])
+            else:
+                filled = self._read_transcoded(view, filled, limit)
+        if not self._unread and not self.transcoder.finished:  # so `exhausted` is known right now
+            filled = self._place(view, filled, limit, self.transcoder.finish())
+        part = view[:filled]
+        self.sha256.update(part)
+        return FilledPart(buffer, filled, hashlib.md5(part, usedforsecurity=False).digest())
+
+    def _read_checked(self, target: memoryview) -> int:
+        count = self._read_into(target)
+        self.transcoder.validate(target[:count])
+        return count
+
+    def _read_transcoded(self, view: memoryview, filled: int, limit: int) -> int:
+        block = memoryview(self._scratch)[: min(len(self._scratch), self._unread)]
+        count = self._read_into(block)
+        for offset in range(0, count, TRANSCODE_SLICE):
+            piece = block[offset : min(count, offset + TRANSCODE_SLICE)]
+            filled = self._place(view, filled, limit, self.transcoder.feed(piece))
+        return filled
+
+    def _read_into(self, target: memoryview) -> int:
+        count = self._source.readinto(target) or 0
+        if count == 0:
+            self._unread = 0  # shorter than its size: the caller's check of the file reports it
+        self._unread -= count
+        return count
+
+    def _place(self, view: memoryview, filled: int, limit: int, data: bytes) -> int:
+        take = min(len(data), limit - filled)
+        view[filled : filled + take] = data[:take]
+        if take < len(data):
+            self._leftover += data[take:]
+        return filled + take
 
     def _take_leftover(self) -> bytes:
         leftover, self._leftover = self._leftover, b""
         return leftover
-
-    def finish(self) -> Part:
-        """What is left (possibly empty): the last part."""
-        leftover = self._take_leftover()
-        if self._buffer is None:
-            return leftover
-        last, self._buffer = self._buffer, None
-        last += leftover
-        return last
-
-
-def cut(data: Iterable[bytes], part_size: int) -> list[Part]:
-    """All parts of a stream at once (for tests and small inputs)."""
-    cutter = PartCutter(part_size)
-    parts = [part for chunk in data for part in cutter.feed(chunk)]
-    last = cutter.finish()
-    return [*parts, last] if last or not parts else parts
 
 
 def content_md5(digest: bytes) -> str:

@@ -37,18 +37,14 @@ from async_ingest.events import (
     PartUploaded,
 )
 from async_ingest.keys import InvalidKey, KeyFields, render_key
-from async_ingest.parts import Part, PartCutter, max_expansion, plan_part_size
+from async_ingest.parts import FilledPart, PartFiller, max_expansion, plan_part_size
 from async_ingest.s3 import S3, S3Error
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceFile
 from async_ingest.transcode import DecodeFailure, Transcoder
-from async_ingest.units import KiB, MiB
+from async_ingest.units import KiB
 from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
 
-# Reads are small next to a part: decoding makes a str of up to 4 bytes per character, so the
-# transient memory is a few times the block. Each read is a thread hop (aiofiles): 1 MiB blocks
-# spent ~9% of the client CPU on hops (bench profile), 2 MiB halves that.
-READ_BLOCK = 2 * MiB
 MIN_RESERVATION = 64 * KiB
 REDETECT_CONTEXT = 256 * KiB  # bytes around a decode failure added to the samples when re-detecting
 
@@ -185,7 +181,6 @@ async def upload_stream(job: FileJob) -> FileResult:
         errors=job.errors,
         bom=job.detection.bom,
     )
-    cutter = PartCutter(part_size)
 
     def part_done(number: int, size: int) -> None:
         job.emit(PartUploaded(source, number, size, transcoder.bytes_in))
@@ -207,18 +202,15 @@ async def upload_stream(job: FileJob) -> FileResult:
         else:
             await abort_stale_uploads(job.s3, settings.bucket, job.key)
     try:
-        async with aiofiles.open(source.path, "rb") as reader:
+        with await asyncio.to_thread(open, source.path, "rb", buffering=0) as reader:
+            filler = PartFiller(reader, transcoder, part_size, source.size)
             while True:
-                await writer.reserve()
-                block = await reader.read(READ_BLOCK)
-                if not block:
+                part = await fill_part(filler, await writer.next_buffer())
+                if filler.exhausted:
                     break
-                parts = cutter.feed(transcoder.feed(block))
-                del block  # nothing of a block may stay referenced while waiting for budget
-                await send_parts(writer, parts, input_done=transcoder.bytes_in >= source.size)
-            await send_parts(writer, cutter.feed(transcoder.finish()), input_done=True)
+                await writer.write_part(part, input_done=filler.input_done)
             await check_unchanged(source, transcoder.bytes_in)
-            written = await writer.finish(cutter.finish())
+            written = await writer.finish(part)
     except BaseException:
         await asyncio.shield(_abort(writer))
         raise
@@ -239,19 +231,19 @@ async def upload_stream(job: FileJob) -> FileResult:
         parts=written.parts,
         replacements=transcoder.replacements,
         etag=written.etag,
-        sha256=written.sha256,
+        sha256=filler.sha256.hexdigest(),
     )
 
 
-async def send_parts(writer: ObjectWriter, parts: list[Part], *, input_done: bool) -> None:
-    """Hand full parts to the writer, each paid for first (one block can complete two parts).
-
-    Parts are popped, never held in a loop variable: a part already sent must not stay referenced
-    here while this file waits for budget (measured: each waiting file pinned a sent 8 MiB part).
-    """
-    while parts:
-        await writer.reserve()
-        await writer.write_part(parts.pop(0), input_done=input_done)
+async def fill_part(filler: PartFiller, buffer: bytearray) -> FilledPart:
+    """The next part, filled on a worker thread. If this task is cancelled meanwhile, the thread is
+    still let finish: the buffer must not go back to the pool, nor the file be closed, under it."""
+    filling = asyncio.ensure_future(asyncio.to_thread(filler.fill, buffer))
+    try:
+        return await asyncio.shield(filling)
+    except asyncio.CancelledError:
+        await asyncio.gather(filling, return_exceptions=True)
+        raise
 
 
 async def _abort(writer: ObjectWriter) -> None:

@@ -2,9 +2,11 @@
 
 The hot path of the pipeline, chunk by chunk through multi-GB files, so the cheapest correct route wins:
 
-* UTF-8 source: the incremental decoder only validates; the original bytes are returned (no re-encode),
-  holding back an incomplete trailing sequence until the next chunk. A pure-ASCII chunk with nothing
-  pending skips validation (``bytes.isascii()`` runs at memory speed).
+* UTF-8 source, strict: ``validate()`` checks bytes where they lie (the part buffer they were read
+  into), in slices small enough for the CPU cache; nothing is copied or re-encoded.
+* UTF-8 source through ``feed()``: the incremental decoder only validates; the original bytes are
+  returned (no re-encode), holding back an incomplete trailing sequence until the next chunk. A
+  pure-ASCII chunk with nothing pending skips validation (``bytes.isascii()`` runs at memory speed).
 * ASCII-compatible source (cp1252, latin-1, shift_jis...): a pure-ASCII chunk with an idle decoder is
   already UTF-8 and is returned as is.
 * Otherwise decode, then encode as UTF-8.
@@ -24,6 +26,9 @@ from async_ingest.encoding import codec_traits, resolve_codec
 ERRORS_MODES = ("strict", "replace")
 REPLACEMENT = "\ufffd"
 SHOWN_BAD_BYTES_MAX = 4  # bytes quoted in a DecodeFailure reason
+# Validation decodes to a throw-away str: 64 KiB slices keep it in the CPU cache and off the mmap
+# path (measured: 2.2 s per GiB of accented text, against 3.6 s for 2 MiB at once).
+VALIDATE_SLICE = 64 * 1024
 
 # Python's "replace" handler does not count. This one does, into the transcoder whose feed() is running:
 # feed() is synchronous, so asyncio tasks sharing a thread never interleave inside it, and a ContextVar
@@ -101,6 +106,37 @@ class Transcoder:
         self.bytes_out += len(out)
         return out
 
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def passes_through(self) -> bool:
+        """True when valid input is its own output from here on, so validate() may replace feed().
+
+        Strict UTF-8 only, once the BOM is dealt with and nothing is held back: replace mode must
+        see where a bad sequence starts and ends to substitute it.
+        """
+        return (
+            self._utf8
+            and self.errors == "strict"
+            and not (self._bom_pending or self._bom_held or self._carry or self._finished)
+        )
+
+    def validate(self, data: memoryview) -> None:
+        """Check bytes that are their own output (see passes_through), counting them in and out.
+
+        A sequence cut at the end stays pending in the decoder, so data may end anywhere.
+        Raises DecodeFailure with the absolute offset of the first bad byte.
+        """
+        if not self.passes_through:
+            raise RuntimeError("validate() needs passes_through")
+        start = self.bytes_in
+        for offset in range(0, len(data), VALIDATE_SLICE):
+            self._decode(data[offset : offset + VALIDATE_SLICE], start + offset)
+        self.bytes_in += len(data)
+        self.bytes_out += len(data)
+
     def finish(self) -> bytes:
         """Flush: a multi-byte character truncated at EOF raises DecodeFailure (strict) or becomes U+FFFD."""
         out = b""
@@ -153,7 +189,7 @@ class Transcoder:
         # A shift_jis lead byte left pending would pair with the next ASCII byte: no passthrough then.
         return self._stateless or self._decoder.getstate() == self._idle_state
 
-    def _decode(self, data: bytes, start: int, final: bool = False) -> str:
+    def _decode(self, data: bytes | memoryview, start: int, final: bool = False) -> str:
         token = _active.set(self)
         try:
             return str(self._decoder.decode(data, final))

@@ -5,13 +5,12 @@ bucket never holds a partial object or orphaned parts (smart_open's writer, done
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from async_ingest.budget import MemoryBudget
-from async_ingest.parts import Part, content_md5, multipart_etag, same_etag, single_put_etag
+from async_ingest.parts import FilledPart, content_md5, multipart_etag, same_etag, single_put_etag
 from async_ingest.s3 import S3, S3Error
 
 ABORT_ATTEMPTS = 3
@@ -36,16 +35,8 @@ class UploadedPart:
 @dataclass
 class WrittenObject:
     etag: str
-    sha256: str
     size: int
     parts: int
-
-
-def _digests(part: Part, stream_sha256: Any) -> bytes:
-    """MD5 of the part (for Content-MD5) and the running SHA-256 of the object, off the event loop
-    (hashlib releases the GIL on large buffers)."""
-    stream_sha256.update(part)
-    return hashlib.md5(part, usedforsecurity=False).digest()
 
 
 @dataclass
@@ -58,14 +49,12 @@ class ObjectWriter:
     reservation_size: int
     verify_etag: bool = True
     on_part: Callable[[int, int], None] = lambda number, size: None
-    _held: Part | None = None  # the first full part, kept until we know whether a second follows
-    _held_budget: int = 0  # budget paid for the held part
-    _filling_budget: int = 0  # budget paid for the part being filled now
+    _held: FilledPart | None = None  # the first full part, kept until we know whether a second follows
+    _filling: bytearray | None = None  # the paid buffer of the part being filled now
     _upload_id: str | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _etags: dict[int, str] = field(default_factory=dict)
     _md5s: dict[int, bytes] = field(default_factory=dict)
-    _sha256: Any = field(default_factory=hashlib.sha256)
     _next_number: int = 1
     _size: int = 0
     _uploaded: dict[int, UploadedPart] = field(default_factory=dict)  # --resume: parts already there
@@ -77,48 +66,58 @@ class ObjectWriter:
         self._upload_id = upload_id
         self._uploaded = dict(uploaded)
 
-    async def reserve(self) -> None:
-        """Pay for the buffer of the next part before reading into it (no-op if already paid)."""
-        if not self._filling_budget:
-            self._filling_budget = await self.budget.acquire(self.reservation_size)
+    async def next_buffer(self) -> bytearray:
+        """The paid buffer to fill with the next part (the same one until it is written)."""
+        if self._filling is None:
+            self._filling = await self.budget.take_buffer(self.reservation_size)
         self._raise_failed_part()
+        return self._filling
 
-    async def write_part(self, part: Part, *, input_done: bool = False) -> None:
-        """A full part. input_done: the source has been read to its end, so this part may be the
-        only one; it is held back, and goes up as a single PutObject if nothing follows. Holding
-        only happens once reading is over, so a held part never waits for budget (no deadlock)."""
-        budget, self._filling_budget = self._filling_budget, 0
+    async def write_part(self, part: FilledPart, *, input_done: bool = False) -> None:
+        """A full part, in the buffer from next_buffer(). input_done: the source has been read to its
+        end, so this part may be the only one; it is held back, and goes up as a single PutObject
+        if nothing follows. Holding only happens once reading is over, so a held part never waits
+        for budget (no deadlock)."""
+        self._filling = None  # the part owns its buffer from here on
         if self._upload_id is None and self._held is None and input_done:
-            self._held, self._held_budget = part, budget
+            self._held = part
             return
         if self._upload_id is None:
             try:
                 await self._start_multipart()
             except BaseException:
-                self.budget.release(budget)
+                self.budget.return_buffer(part.buffer)
                 raise
-        await self._dispatch(part, budget)
+        self._dispatch(part)
 
     async def _start_multipart(self) -> None:
         self._upload_id = await self.s3.create_multipart(self.bucket, self.key, self.extra)
         if self._held is not None:
             held, self._held = self._held, None
-            held_budget, self._held_budget = self._held_budget, 0
-            await self._dispatch(held, held_budget)
+            self._dispatch(held)
 
-    async def finish(self, last: Part) -> WrittenObject:
-        """Send what is left and make the object appear (complete or put). Verifies the ETag."""
-        if self._upload_id is None and (self._held is None or not last):
-            return await self._put(self._held if self._held is not None else last)
+    async def finish(self, last: FilledPart) -> WrittenObject:
+        """Send the last part (possibly empty) and make the object appear (complete or put).
+        Verifies the ETag."""
+        self._filling = None
+        if self._upload_id is None and (self._held is None or not last.size):
+            if self._held is None:
+                return await self._put(last)
+            self.budget.return_buffer(last.buffer)
+            return await self._put(self._held)
         if self._upload_id is None:
-            await self._start_multipart()
-        if self._uploaded and max(self._uploaded) >= self._next_number + (1 if last else 0):
+            try:
+                await self._start_multipart()
+            except BaseException:
+                self.budget.return_buffer(last.buffer)
+                raise
+        if self._uploaded and max(self._uploaded) >= self._next_number + (1 if last.size else 0):
+            self.budget.return_buffer(last.buffer)
             raise ResumeMismatch("the server holds more parts than the source makes now; the source changed")
-        budget, self._filling_budget = self._filling_budget, 0
-        if last:
-            await self._dispatch(last, budget)
+        if last.size:
+            self._dispatch(last)
         else:
-            self.budget.release(budget)
+            self.budget.return_buffer(last.buffer)
         await self._wait_parts()
         etags = sorted(self._etags.items())
         upload_id, self._upload_id = self._upload_id, None
@@ -129,7 +128,7 @@ class ObjectWriter:
             self._upload_id = upload_id  # not completed: abort() must still clean it up
             raise
         await self._verify_landed(etag, multipart_etag([self._md5s[n] for n, _ in etags]))
-        return WrittenObject(etag, self._sha256.hexdigest(), self._size, len(etags))
+        return WrittenObject(etag, self._size, len(etags))
 
     async def abort(self) -> None:
         """Cancel parts in flight and abort the multipart upload; safe to call more than once."""
@@ -142,44 +141,42 @@ class ObjectWriter:
         if upload_id is not None:
             await abort_upload(self.s3, self.bucket, self.key, upload_id)
 
-    async def _put(self, body: Part) -> WrittenObject:
-        md5 = await asyncio.to_thread(_digests, body, self._sha256)
-        self._size += len(body)
+    async def _put(self, part: FilledPart) -> WrittenObject:
+        self._held = None
+        self._size += part.size
         try:
-            etag = await self.s3.put_object(self.bucket, self.key, body, content_md5(md5), self.extra)
+            etag = await self.s3.put_object(
+                self.bucket, self.key, part.data, content_md5(part.md5), self.extra
+            )
         finally:
+            self.budget.return_buffer(part.buffer)
             self._release_all()
-        await self._verify_landed(etag, single_put_etag(md5))
-        self.on_part(1, len(body))
-        return WrittenObject(etag, self._sha256.hexdigest(), self._size, 1)
+        await self._verify_landed(etag, single_put_etag(part.md5))
+        self.on_part(1, part.size)
+        return WrittenObject(etag, self._size, 1)
 
-    async def _dispatch(self, part: Part, reservation: int) -> None:
-        """Start sending a part; the task owns the part's budget from here on."""
+    def _dispatch(self, part: FilledPart) -> None:
+        """Start sending a part; the task owns the part's buffer from here on."""
         number = self._next_number
         self._next_number += 1
-        try:
-            md5 = await asyncio.to_thread(_digests, part, self._sha256)
-        except BaseException:
-            self.budget.release(reservation)
-            raise
-        self._md5s[number] = md5
-        self._size += len(part)
-        if self._reuse(number, len(part), md5):
-            self.budget.release(reservation)
+        self._md5s[number] = part.md5
+        self._size += part.size
+        if self._reuse(number, part.size, part.md5):
+            self.budget.return_buffer(part.buffer)
             return
-        task = asyncio.create_task(self._send(number, part, md5))
-        # Released when the task ends in any way, even cancelled before it ever ran.
-        task.add_done_callback(lambda _: self.budget.release(reservation))
+        task = asyncio.create_task(self._send(number, part))
+        # Returned when the task ends in any way, even cancelled before it ever ran.
+        task.add_done_callback(lambda _: self.budget.return_buffer(part.buffer))
         self._tasks.append(task)
 
-    async def _send(self, number: int, part: Part, md5: bytes) -> None:
+    async def _send(self, number: int, part: FilledPart) -> None:
         assert self._upload_id is not None
         etag = await self.s3.upload_part(
-            self.bucket, self.key, self._upload_id, number, part, content_md5(md5)
+            self.bucket, self.key, self._upload_id, number, part.data, content_md5(part.md5)
         )
-        self._check_etag(etag, single_put_etag(md5))
+        self._check_etag(etag, single_put_etag(part.md5))
         self._etags[number] = etag
-        self.on_part(number, len(part))
+        self.on_part(number, part.size)
 
     def _reuse(self, number: int, size: int, md5: bytes) -> bool:
         uploaded = self._uploaded.pop(number, None)
@@ -208,12 +205,12 @@ class ObjectWriter:
             self._tasks = [t for t in self._tasks if not t.done()]
 
     def _release_all(self) -> None:
-        """Give back the budget the writer itself holds (parts in flight release their own)."""
-        total = self._filling_budget + self._held_budget
-        self._filling_budget = self._held_budget = 0
-        self._held = None
-        if total:
-            self.budget.release(total)
+        """Give back the buffers the writer itself holds (parts in flight return their own)."""
+        held, self._held = self._held, None
+        filling, self._filling = self._filling, None
+        for buffer in (held.buffer if held else None, filling):
+            if buffer is not None:
+                self.budget.return_buffer(buffer)
 
     async def _verify_landed(self, returned: str, expected: str) -> None:
         """A complete object whose ETag is wrong is not the data we sent: delete it, fail the file."""
