@@ -103,6 +103,7 @@ class LocalS3Server:
             "-volume.max=100",
             "-master.electionTimeout=1s",
             "-volume.preStopSeconds=0",
+            "-master.telemetry=false",  # no usage reports to seaweedfs.com
         ]
         if self.s3_config is not None:
             cmd.append(f"-s3.config={self.s3_config}")
