@@ -58,6 +58,7 @@ SAMPLE_WINDOWS = 8  # windows per file: head, tail and six in between
 SAMPLE_ALIGN = 4 * KiB  # middle windows start on page boundaries, a multiple of every UTF-16/32 code unit
 
 EXCERPT_LIMIT = 64 * KiB  # bytes of non-ASCII-bearing lines given to charset-normalizer and the scorer
+UTF8_CHECK_SLICE = 64 * KiB  # bytes decoded at a time when checking windows for UTF-8
 LINE_CONTEXT = 256  # bytes kept either side of a non-ASCII run when its line is longer than that
 WIDE_PROBE = 64 * KiB  # head bytes examined for UTF-16/32 NUL lanes
 SCAN_BLOCK = 4 * KiB  # pure-ASCII blocks of this size are skipped when looking for non-ASCII lines
@@ -384,9 +385,32 @@ def _decodes_all(codec: str, regions: Sequence[_Region], high_bytes: bytes | Non
 def _is_utf8(regions: Sequence[_Region]) -> bool:
     """Valid UTF-8 with at least one complete multi-byte character: a lone lead byte left pending at the
     end ("café" in cp1252 ends with 0xE9) is no evidence for UTF-8."""
-    texts = [_decode_region("utf-8", region.data, region.head) for region in regions]
-    decoded = [text for text in texts if text is not None]
-    return len(decoded) == len(texts) and not all(text.isascii() for text in decoded)
+    multibyte = False
+    for region in regions:
+        found = _utf8_region(region.data, region.head)
+        if found is None:
+            return False
+        multibyte = multibyte or found
+    return multibyte
+
+
+def _utf8_region(data: bytes, head: bool) -> bool | None:
+    """None if the region is not UTF-8, else whether it holds a complete multi-byte character.
+
+    Checked slice by slice: eight whole windows decoded at once made up to 32 MiB of str, a peak
+    that added to the memory of the files already uploading."""
+    view = memoryview(data)
+    for start in _start_candidates("utf-8", data, head):
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        multibyte = False
+        try:
+            for offset in range(start, len(data), UTF8_CHECK_SLICE):
+                text = decoder.decode(view[offset : offset + UTF8_CHECK_SLICE], final=False)
+                multibyte = multibyte or not text.isascii()
+        except UnicodeDecodeError:
+            continue
+        return multibyte
+    return None
 
 
 def _detect_not_utf8(regions: list[_Region]) -> Detection:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -264,12 +265,48 @@ async def check_unchanged(source: SourceFile, bytes_read: int) -> None:
         raise SourceChanged("changed while being read (modification time changed); nothing was uploaded")
 
 
-async def already_landed(s3: S3, settings: IngestSettings, key: str, fp: str) -> str | None:
-    """The ETag of an object already uploaded from this same source, or None."""
+async def already_landed(
+    s3: S3, settings: IngestSettings, key: str, fp: str, listed: set[str] | None = None
+) -> str | None:
+    """The ETag of an object already uploaded from this same source, or None. listed: the keys
+    known to exist (None: unknown); a key not among them needs no request at all."""
+    if listed is not None and key not in listed:
+        return None
     head = await s3.head_object(settings.bucket, key)
     if head is None or head.get("Metadata", {}).get("fingerprint") != fp:
         return None
     return str(head.get("ETag"))
+
+
+# A run lists what is already under its keys' common prefix once, instead of a HEAD per file (which
+# cost as much as uploading a 10 KB file). Beyond this many objects per file to upload, the listing
+# would cost more than it saves: it stops, and each file is checked on its own.
+LISTED_PER_FILE = 10
+
+
+async def listed_keys(s3: S3, settings: IngestSettings, keys: list[str]) -> set[str] | None:
+    """Keys already in the bucket among those under the keys' common prefix, or None: unknown
+    (listing not allowed, or too many objects there), check each file with a HEAD."""
+    if settings.force or not keys:
+        return None
+    try:
+        prefix = os.path.commonprefix(keys)  # noqa: RUF071 (an S3 prefix is compared by character)
+        objects = await s3.list_objects_upto(settings.bucket, prefix, LISTED_PER_FILE * len(keys))
+    except S3Error:
+        return None
+    return None if objects is None else {str(o["Key"]) for o in objects}
+
+
+def planned_keys(sources: list[SourceFile], settings: IngestSettings) -> list[str]:
+    keys = []
+    for source in sources:
+        with contextlib.suppress(InvalidKey):  # reported when that file's turn comes
+            keys.append(render_key(settings.key_template, source_key_fields(source, settings)))
+    return keys
+
+
+def source_key_fields(source: SourceFile, settings: IngestSettings) -> KeyFields:
+    return KeyFields(source.path.name, source.reldir, settings.date)
 
 
 # Sample windows are paid from a budget of their own: one large file's windows at a time, or many
@@ -286,6 +323,7 @@ class RunContext:
     budget: MemoryBudget
     emit: Emit
     detecting: MemoryBudget
+    listed: set[str] | None = None  # keys known to exist already (None: unknown)
 
 
 async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
@@ -326,14 +364,14 @@ async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection,
 
 async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) -> FileResult:
     settings, s3, emit = ctx.settings, ctx.s3, ctx.emit
-    result.key = render_key(settings.key_template, KeyFields(source.path.name, source.reldir, settings.date))
+    result.key = render_key(settings.key_template, source_key_fields(source, settings))
     detection, fp = await detect_source(source, ctx)
     result.encoding = encoding_info(detection)
     if settings.dry_run or s3 is None:
         result.status = "planned"
         return result
     if not settings.force:
-        etag = await already_landed(s3, settings, result.key, fp)
+        etag = await already_landed(s3, settings, result.key, fp, ctx.listed)
         if etag is not None:
             result.status, result.etag = "skipped", etag
             return result
@@ -375,6 +413,8 @@ async def ingest_all(
     Cancellation (Ctrl-C, SIGTERM) propagates into every file, each of which aborts its upload.
     """
     ctx = RunContext(settings, s3, MemoryBudget(settings.max_memory), emit, MemoryBudget(DETECTION_MEMORY))
+    if s3 is not None and not settings.dry_run:
+        ctx.listed = await listed_keys(s3, settings, planned_keys(sources, settings))
     gate = asyncio.Semaphore(settings.concurrency)
 
     async def one(source: SourceFile) -> FileResult:

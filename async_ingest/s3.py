@@ -478,11 +478,21 @@ class S3:
             raise wrap_error(exc, f"s3://{bucket}/{key}") from None
 
     async def list_objects(self, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
+        objects = await self.list_objects_upto(bucket, prefix, None)
+        assert objects is not None
+        return objects
+
+    async def list_objects_upto(
+        self, bucket: str, prefix: str, limit: int | None
+    ) -> list[dict[str, Any]] | None:
+        """The objects under prefix, or None as soon as there are more than limit of them."""
         objects: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
         while True:
             response = await self._call(f"list {bucket}", "list_objects_v2", **kwargs)
             objects.extend(response.get("Contents", []))
+            if limit is not None and len(objects) > limit:
+                return None
             if not response.get("IsTruncated"):
                 return objects
             kwargs["ContinuationToken"] = response["NextContinuationToken"]

@@ -269,3 +269,47 @@ def test_the_proxy_counts_requests_on_kept_alive_connections(proxy: FaultProxy, 
     client.list_buckets()  # 503 once, then retried by boto3
     assert proxy.count(r"^GET / ") == 3
     assert time.monotonic() - started < 30
+
+
+def object_heads(proxy: FaultProxy, bucket: str, prefix: str) -> int:
+    return proxy.count(rf"^HEAD /{bucket}/{prefix}/")  # HeadObject; the pre-flight HeadBucket has no key
+
+
+def small_folder(root: Path, count: int) -> None:
+    root.mkdir(exist_ok=True)
+    for index in range(count):
+        (root / f"f{index}.csv").write_text(f"id|name\n{index}|Zoë\n", encoding="utf-8")
+
+
+def test_a_run_lists_its_prefix_once_and_checks_only_keys_already_there(
+    proxy: FaultProxy, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    args = [str(folder), "--bucket", shared_bucket, "--key-template", prefix + "/{filename}"]
+    args += ["--endpoint-url", proxy.url]
+    small_folder(folder, 3)
+    first = run_cli(*args, env=cli_env())
+    assert first.returncode == 0, first.output
+    assert object_heads(proxy, shared_bucket, prefix) == 0, proxy.requests  # nothing there: no HEAD
+    (folder / "f3.csv").write_text("id|name\n3|new\n", encoding="utf-8")
+    again = run_cli(*args, env=cli_env())
+    assert again.returncode == 0, again.output
+    assert "4 (1 uploaded, 3 skipped, 0 failed)" in again.stdout
+    assert object_heads(proxy, shared_bucket, prefix) == 3, proxy.requests  # the three listed keys only
+    assert read_object(s3, shared_bucket, f"{prefix}/f3.csv") == b"id|name\n3|new\n"
+
+
+def test_with_many_other_objects_under_the_prefix_each_file_is_checked_on_its_own(
+    proxy: FaultProxy, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    for index in range(35):  # more than 10 per file to upload: listing them would cost more
+        s3.put_object(Bucket=shared_bucket, Key=f"{prefix}/f-other-{index:02d}.csv", Body=b"x\n")
+    folder = tmp_path / "in"
+    small_folder(folder, 3)
+    args = [str(folder), "--bucket", shared_bucket, "--key-template", prefix + "/{filename}"]
+    args += ["--endpoint-url", proxy.url]
+    assert run_cli(*args, env=cli_env()).returncode == 0
+    assert object_heads(proxy, shared_bucket, prefix) == 3, proxy.requests
+    again = run_cli(*args, env=cli_env())
+    assert again.returncode == 0, again.output
+    assert "3 (0 uploaded, 3 skipped, 0 failed)" in again.stdout
