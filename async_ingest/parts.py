@@ -88,7 +88,7 @@ class PartFiller:
         self._source = source
         self._unread = length
         self._leftover = b""
-        self._scratch = bytearray(TRANSCODE_BLOCK)
+        self._scratch: bytearray | None = None  # read block of the transcoding path, made on first use
 
     @property
     def input_done(self) -> bool:
@@ -122,7 +122,9 @@ class PartFiller:
         return count
 
     def _read_transcoded(self, view: memoryview, filled: int, limit: int) -> int:
-        block = memoryview(self._scratch)[: min(len(self._scratch), self._unread)]
+        if self._scratch is None:
+            self._scratch = bytearray(TRANSCODE_BLOCK)
+        block = memoryview(self._scratch)[: min(TRANSCODE_BLOCK, self._unread)]
         count = self._read_into(block)
         for offset in range(0, count, TRANSCODE_SLICE):
             piece = block[offset : min(count, offset + TRANSCODE_SLICE)]

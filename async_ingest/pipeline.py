@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import aiofiles
-import aiofiles.os
-
 from async_ingest import __version__
 from async_ingest.budget import MemoryBudget
 from async_ingest.encoding import (
@@ -41,7 +38,7 @@ from async_ingest.keys import InvalidKey, KeyFields, render_key
 from async_ingest.parts import FilledPart, PartFiller, max_expansion, plan_part_size
 from async_ingest.s3 import S3, S3Error
 from async_ingest.settings import IngestSettings
-from async_ingest.sources import SourceFile
+from async_ingest.sources import SourceChanged, SourceFile, SourceReader, read_region, read_windows
 from async_ingest.transcode import DecodeFailure, Transcoder
 from async_ingest.units import KiB
 from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
@@ -50,36 +47,8 @@ MIN_RESERVATION = 64 * KiB
 REDETECT_CONTEXT = 256 * KiB  # bytes around a decode failure added to the samples when re-detecting
 
 
-class SourceChanged(RuntimeError):
-    """The file changed (size or modification time) while it was being read."""
-
-
-@dataclass(frozen=True)
-class Sampled:
-    """The windows read for detection, and a fingerprint of the file derived from them."""
-
-    windows: list[bytes]
-    fingerprint: str
-
-
 def encoding_info(detection: Detection) -> EncodingInfo:
     return EncodingInfo(detection.encoding, detection.method, detection.confidence, bool(detection.bom))
-
-
-async def read_windows(source: SourceFile) -> list[bytes]:
-    windows: list[bytes] = []
-    async with aiofiles.open(source.path, "rb") as reader:
-        offsets = sample_offsets(source.size)
-        for offset in offsets:
-            await reader.seek(offset)
-            windows.append(await reader.read(source.size if offsets == [0] else SAMPLE_WINDOW))
-    return windows
-
-
-async def read_region(source: SourceFile, offset: int, length: int) -> bytes:
-    async with aiofiles.open(source.path, "rb") as reader:
-        await reader.seek(max(0, offset - length // 2))
-        return await reader.read(length)
 
 
 def fingerprint(source: SourceFile, windows: list[bytes], settings: IngestSettings) -> str:
@@ -92,9 +61,21 @@ def fingerprint(source: SourceFile, windows: list[bytes], settings: IngestSettin
     return digest.hexdigest()[:32]
 
 
-async def sample(source: SourceFile, settings: IngestSettings) -> Sampled:
-    windows = await read_windows(source)
-    return Sampled(windows, fingerprint(source, windows, settings))
+def sample_windows(source: SourceFile) -> list[bytes]:
+    return read_windows(source, sample_offsets(source.size), SAMPLE_WINDOW)
+
+
+def detect_and_fingerprint(source: SourceFile, settings: IngestSettings) -> tuple[Detection, str]:
+    """Read the windows, decide the encoding, fingerprint the file: one worker-thread call, as
+    charset-normalizer can take a few hundred ms and parts of other files go on meanwhile."""
+    windows = sample_windows(source)
+    return choose_encoding(windows, settings, []), fingerprint(source, windows, settings)
+
+
+def redetect(source: SourceFile, settings: IngestSettings, failed_at: int) -> Detection:
+    """Detection again, with the region around a decode failure added to the windows."""
+    region = read_region(source, failed_at, REDETECT_CONTEXT)
+    return choose_encoding(sample_windows(source), settings, [region])
 
 
 def choose_encoding(windows: list[bytes], settings: IngestSettings, extra: list[bytes]) -> Detection:
@@ -202,19 +183,20 @@ async def upload_stream(job: FileJob) -> FileResult:
             writer.resume(*found)
         else:
             await abort_stale_uploads(job.s3, settings.bucket, job.key)
+    reader = SourceReader(source)
+    filler = PartFiller(reader, transcoder, part_size, source.size)
     try:
-        with await asyncio.to_thread(open, source.path, "rb", buffering=0) as reader:
-            filler = PartFiller(reader, transcoder, part_size, source.size)
-            while True:
-                part = await fill_part(filler, await writer.next_buffer())
-                if filler.exhausted:
-                    break
-                await writer.write_part(part, input_done=filler.input_done)
-            await check_unchanged(source, transcoder.bytes_in)
-            written = await writer.finish(part)
+        while True:
+            part = await fill_part(filler, reader, await writer.next_buffer())
+            if filler.exhausted:
+                break
+            await writer.write_part(part, input_done=filler.input_done)
+        written = await writer.finish(part)
     except BaseException:
         await asyncio.shield(_abort(writer))
         raise
+    finally:
+        reader.close()
     notes = (
         [f"resumed: {writer.parts_reused} of {written.parts} parts were already uploaded"]
         if job.resume
@@ -236,10 +218,20 @@ async def upload_stream(job: FileJob) -> FileResult:
     )
 
 
-async def fill_part(filler: PartFiller, buffer: bytearray) -> FilledPart:
-    """The next part, filled on a worker thread. If this task is cancelled meanwhile, the thread is
-    still let finish: the buffer must not go back to the pool, nor the file be closed, under it."""
-    filling = asyncio.ensure_future(asyncio.to_thread(filler.fill, buffer))
+def fill_next(filler: PartFiller, reader: SourceReader, buffer: bytearray) -> FilledPart:
+    """The next part; after the last one, the file is closed and checked against its listing."""
+    part = filler.fill(buffer)
+    if filler.exhausted:
+        reader.close()
+        reader.check_unchanged(filler.transcoder.bytes_in)
+    return part
+
+
+async def fill_part(filler: PartFiller, reader: SourceReader, buffer: bytearray) -> FilledPart:
+    """The next part, filled on a worker thread (one hand-off per part: for a small file, the whole
+    read). If this task is cancelled meanwhile, the thread is still let finish: the buffer must not
+    go back to the pool, nor the file be closed, under it."""
+    filling = asyncio.ensure_future(asyncio.to_thread(fill_next, filler, reader, buffer))
     try:
         return await asyncio.shield(filling)
     except asyncio.CancelledError:
@@ -252,17 +244,6 @@ async def _abort(writer: ObjectWriter) -> None:
     # the next run for the same key aborts.
     with contextlib.suppress(S3Error):
         await writer.abort()
-
-
-async def check_unchanged(source: SourceFile, bytes_read: int) -> None:
-    stat = await aiofiles.os.stat(source.path)
-    if bytes_read != source.size or stat.st_size != source.size:
-        raise SourceChanged(
-            f"changed while being read (size {source.size} -> {stat.st_size} bytes, {bytes_read} read); "
-            "nothing was uploaded"
-        )
-    if stat.st_mtime_ns != source.mtime_ns:
-        raise SourceChanged("changed while being read (modification time changed); nothing was uploaded")
 
 
 async def already_landed(
@@ -354,12 +335,9 @@ async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection,
     """The encoding and the fingerprint of a source."""
     paid = await ctx.detecting.acquire(source.size)
     try:
-        sampled = await sample(source, ctx.settings)
-        # Off the event loop: charset-normalizer can take a few hundred ms; parts in flight go on.
-        detection = await asyncio.to_thread(choose_encoding, sampled.windows, ctx.settings, [])
+        return await asyncio.to_thread(detect_and_fingerprint, source, ctx.settings)
     finally:
         ctx.detecting.release(paid)
-    return detection, sampled.fingerprint
 
 
 async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) -> FileResult:
@@ -391,8 +369,7 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
         restarted.notes.append(f"restarted without resume: {mismatch}")
         return restarted
     except DecodeFailure as failure:
-        region = await read_region(source, failure.offset, REDETECT_CONTEXT)
-        retry = await asyncio.to_thread(choose_encoding, await read_windows(source), settings, [region])
+        retry = await asyncio.to_thread(redetect, source, settings, failure.offset)
         if retry.encoding == detection.encoding and settings.on_decode_error == "fail":
             raise
         # Either a better encoding (start again with it), or --on-decode-error replace with the

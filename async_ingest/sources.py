@@ -1,8 +1,11 @@
-"""Finding the CSV files to ingest: walk the SOURCE arguments, stat each file, shard the list."""
+"""Finding the CSV files to ingest (walk the SOURCE arguments, stat each file, shard the list) and
+reading them. Reads are blocking calls, made on worker threads by the pipeline: one hand-off per
+step (sample a file, fill a part), not one per read."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,65 @@ class SourceFile:
     @property
     def relpath(self) -> str:
         return f"{self.reldir}/{self.path.name}" if self.reldir else self.path.name
+
+
+class SourceChanged(RuntimeError):
+    """The file changed (size or modification time) while it was being read."""
+
+
+def read_windows(source: SourceFile, offsets: list[int], window: int) -> list[bytes]:
+    """The bytes at each offset, window bytes each (the whole file if offsets is just [0] and the
+    file is no larger than the windows would be)."""
+    with open(source.path, "rb") as reader:
+        if offsets == [0]:
+            return [reader.read(source.size)]
+        windows = []
+        for offset in offsets:
+            reader.seek(offset)
+            windows.append(reader.read(window))
+        return windows
+
+
+def read_region(source: SourceFile, offset: int, length: int) -> bytes:
+    """length bytes centred on offset."""
+    with open(source.path, "rb") as reader:
+        reader.seek(max(0, offset - length // 2))
+        return reader.read(length)
+
+
+class SourceReader:
+    """A source file as the part filler reads it: opened unbuffered at the first read (so reads go
+    straight into part buffers), closed at the end, then checked against what was listed."""
+
+    def __init__(self, source: SourceFile) -> None:
+        self.source = source
+        self._file: io.FileIO | None = None
+        self._done = False
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        if self._file is None:
+            if self._done:
+                raise ValueError("read after close")
+            self._file = io.FileIO(self.source.path, "rb")
+        return self._file.readinto(buffer) or 0
+
+    def close(self) -> None:
+        self._done = True
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def check_unchanged(self, bytes_read: int) -> None:
+        """Raise SourceChanged if the file is not, or no longer, the one listed."""
+        size = self.source.size
+        stat = os.stat(self.source.path)
+        if bytes_read != size or stat.st_size != size:
+            raise SourceChanged(
+                f"changed while being read (size {size} -> {stat.st_size} bytes, {bytes_read} read); "
+                "nothing was uploaded"
+            )
+        if stat.st_mtime_ns != self.source.mtime_ns:
+            raise SourceChanged("changed while being read (modification time changed); nothing was uploaded")
 
 
 def _is_hidden(name: str) -> bool:
