@@ -31,7 +31,7 @@ class PartUploaded:
     source: SourceFile
     number: int
     size: int  # UTF-8 bytes in this part
-    source_bytes_read: int  # how far the reader was when the part was cut (for progress)
+    source_bytes_read: int  # how far the reader is when the part is acknowledged (for progress)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""One file end to end (detect, transcode, cut, upload) and many files at once under one memory budget.
+"""One file end to end (detect, fill parts on a worker thread, upload) and many files at once under one
+memory budget.
 
 The core emits events and returns results; it never prints.
 """
@@ -155,7 +156,7 @@ async def resume_point(s3: S3, bucket: str, key: str) -> tuple[str, dict[int, Up
 
 
 async def upload_stream(job: FileJob) -> FileResult:
-    """Read, transcode, cut and send one file. Aborts the upload on any error or cancellation."""
+    """Read, transcode, fill parts and send one file. Aborts the upload on any error or cancellation."""
     source, settings = job.source, job.settings
     part_size = job.part_size()
     transcoder = Transcoder(
