@@ -13,11 +13,13 @@ The S3 server's CPU (utime+stime of the SeaweedFS process from /proc) is read be
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +86,61 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+@dataclass(frozen=True)
+class CpuSplit:
+    """How the CPU was shared during an upload (from CpuSampler)."""
+
+    startup_s: float  # from start until the server first works (>= BUSY_CORES)
+    client_cores: float  # mean cores busy from then to the end
+    server_cores: float
+    interval_s: float
+
+
+class CpuSampler:
+    """Samples the cumulative CPU of a launched tool (its launcher's children) and of the server on a
+    thread, every interval_s: shows how the cores were shared, which totals alone cannot."""
+
+    BUSY_CORES = 0.5
+
+    def __init__(self, server_pid: int, interval_s: float = 0.25) -> None:
+        self.server_pid = server_pid
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, float, float]] = []  # (seconds, client CPU s, server CPU s)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, launcher_pid: int) -> None:
+        self._thread = threading.Thread(target=self._run, args=(launcher_pid,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self, launcher_pid: int) -> None:
+        started, server_base, tool_cpu = time.perf_counter(), process_cpu_s(self.server_pid), 0.0
+        tools: list[int] = []
+        while not self._stop.wait(self.interval_s):
+            tools = tools or child_pids(launcher_pid)
+            with contextlib.suppress(OSError):  # the tool exited: keep its last reading
+                tool_cpu = sum(process_cpu_s(pid) for pid in tools)
+            server_cpu = process_cpu_s(self.server_pid) - server_base
+            self.samples.append((time.perf_counter() - started, tool_cpu, server_cpu))
+
+    def split(self) -> CpuSplit | None:
+        """None when the server never got busy (a failed or very short run)."""
+        points = [(0.0, 0.0, 0.0), *self.samples]
+        for (t0, client0, server0), (t1, _, server1) in itertools.pairwise(points):
+            if (server1 - server0) / (t1 - t0) >= self.BUSY_CORES:
+                end, client_end, server_end = points[-1]
+                span = end - t0
+                return CpuSplit(
+                    t0, (client_end - client0) / span, (server_end - server0) / span, self.interval_s
+                )
+        return None
+
+
 def run_measured(
     cmd: Sequence[str],
     env: Mapping[str, str],
@@ -92,9 +149,11 @@ def run_measured(
     timeout_s: float,
     cwd: Path | None = None,
     on_timeout: Callable[[int, Path], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> Usage:
     """Run cmd under the launcher; stdout and stderr go to log_path.
 
+    on_start(launcher_pid) runs once the launcher is started (e.g. to sample its tree's CPU).
     On timeout, on_timeout(pid, log_path) may record where the tool hangs (e.g. a py-spy dump), then
     the tool's process group is killed; the launcher still reports what the tree used until then.
     """
@@ -113,6 +172,8 @@ def run_measured(
             stderr=log,
             start_new_session=True,  # its own process group: a timeout kills the whole tree
         )
+        if on_start is not None:
+            on_start(proc.pid)
         timed_out = _wait(proc, timeout_s, log_path, on_timeout)
     server_cpu = process_cpu_s(server_pid) - server_before
     if not result_path.exists():  # the launcher itself failed

@@ -7,13 +7,16 @@
 py-spy (installed in the peers' virtualenv by bench/run.py) records every thread at 100 Hz, active
 samples only, and writes collapsed stacks; this script prints the functions with the most samples of
 their own ("self": the function was running) and in total ("incl.": the function or its callees were
-running), as a share of all active samples, plus the upload's wall time, CPU and peak RSS.
+running), as a share of all active samples, plus the upload's wall time, CPU and peak RSS. The
+upload is then run again without the profiler, its CPU and the server's sampled every 0.25 s, to show
+how the cores were shared: start-up before the server got busy, then cores busy on each side.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
 import shutil
 import sys
 import tempfile
@@ -24,7 +27,7 @@ import generate
 import peers
 import report
 import run
-from measure import Usage, run_measured
+from measure import CpuSampler, CpuSplit, Usage, run_measured
 
 from async_ingest.units import GiB
 
@@ -118,8 +121,10 @@ def upload_command(source: Path, endpoint_url: str) -> list[str]:
             endpoint_url, "--key-template", "p/{filename}", "--force", "--quiet"]  # fmt: skip
 
 
-def profile(args: argparse.Namespace, source: Path, scratch: Path, collapsed: Path) -> tuple[Usage, Usage]:
-    """One upload under py-spy, then one without it (for the true wall time, CPU and RSS)."""
+def profile(
+    args: argparse.Namespace, source: Path, scratch: Path, collapsed: Path
+) -> tuple[Usage, Usage, CpuSplit | None]:
+    """One upload under py-spy, then one without it (for the true wall time, CPU, RSS and CPU split)."""
     peer_env = peers.ensure_peers((args.peers_venv or args.workdir / "venv-peers").resolve(), run.log)
     with run.seaweedfs(args.workdir) as server:
         s3 = run.admin_client(server.endpoint_url)
@@ -131,9 +136,13 @@ def profile(args: argparse.Namespace, source: Path, scratch: Path, collapsed: Pa
         assert server._process is not None
         env, pid = peers.tool_env(scratch), server._process.pid
         sampled = run_measured(spy, env, scratch / "profile.log", pid, 3600)
-        plain = run_measured(upload, env, scratch / "plain.log", pid, 3600)
+        sampler = CpuSampler(pid)
+        try:
+            plain = run_measured(upload, env, scratch / "plain.log", pid, 3600, on_start=sampler.start)
+        finally:
+            sampler.stop()
         run.drop_bucket(s3, "profile")
-    return sampled, plain
+    return sampled, plain, sampler.split()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="profile-", dir=args.workdir))
     collapsed = args.output or scratch / "stacks.txt"
     try:
-        sampled, plain = profile(args, source, scratch, collapsed)
+        sampled, plain, split = profile(args, source, scratch, collapsed)
         own, inclusive, total, waiting = tally(collapsed.read_text().splitlines())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -155,6 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"peak RSS {plain.peak_rss_bytes / report.MB:.0f} MB, server CPU {plain.server_cpu_s:.1f} s, "
         f"exit {plain.exit_code}; under py-spy: wall {sampled.wall_s:.1f} s.\n"
     )
+    if split is not None:
+        print(
+            f"How the {os.cpu_count()} cores were shared without the profiler (sampled every "
+            f"{split.interval_s} s): {split.startup_s:.1f} s of start-up before SeaweedFS got "
+            f"busy, then async_ingest {split.client_cores:.2f} cores + SeaweedFS "
+            f"{split.server_cores:.2f} cores = {split.client_cores + split.server_cores:.2f} busy.\n"
+        )
     print(top_table(own, inclusive, total, args.top))
     return 0 if plain.exit_code == 0 else 1
 
