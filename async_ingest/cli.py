@@ -14,16 +14,25 @@ import datetime as dt
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from async_ingest import __version__
+from async_ingest.display import printable
 from async_ingest.encoding import resolve_codec
-from async_ingest.keys import DEFAULT_KEY_TEMPLATE, InvalidKey, validate_template
+from async_ingest.events import FileFinished, FileResult
+from async_ingest.keys import (
+    DEFAULT_KEY_TEMPLATE,
+    InvalidKey,
+    collision_message,
+    key_collisions,
+    validate_template,
+)
 from async_ingest.parts import DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE
-from async_ingest.pipeline import ingest_all
+from async_ingest.pipeline import ingest_all, key_plan
 from async_ingest.progress import (
     PLAIN_PROGRESS_EVERY_S,
     JsonLogPrinter,
@@ -31,7 +40,7 @@ from async_ingest.progress import (
     Printer,
     TerminalProgress,
 )
-from async_ingest.report import summarise, write_report
+from async_ingest.report import ReportPathError, Summary, check_report_path, summarise, write_report
 from async_ingest.s3 import (
     READ_TIMEOUT_S,
     ConnectionSettings,
@@ -50,7 +59,14 @@ from async_ingest.settings import (
     IngestSettings,
     RunSettings,
 )
-from async_ingest.sources import SourceError, SourceFile, find_sources, parse_shard, shard_from_environment
+from async_ingest.sources import (
+    SourceError,
+    SourceFile,
+    Unreadable,
+    find_sources,
+    parse_shard,
+    shard_from_environment,
+)
 from async_ingest.units import format_size, parse_size
 
 EXIT_OK = 0
@@ -296,19 +312,80 @@ def make_printer(settings: RunSettings, sources: list[SourceFile]) -> Printer:
     return PlainPrinter(quiet=settings.quiet, every_s=settings.progress_interval)
 
 
-def list_sources(settings: RunSettings) -> list[SourceFile]:
+def list_sources(settings: RunSettings) -> tuple[list[SourceFile], list[Unreadable]]:
+    """This worker's files, and the folders that could not be read (every worker reports those:
+    any of them may have held files of its share)."""
+    unreadable: list[Unreadable] = []
     try:
-        sources = find_sources(list(settings.sources), follow_symlinks=settings.follow_symlinks)
+        sources = find_sources(
+            list(settings.sources), follow_symlinks=settings.follow_symlinks, unreadable=unreadable
+        )
     except SourceError as exc:
         raise UsageError(str(exc)) from None
+    refuse_key_collisions(sources, settings)  # over the whole listing: two shards would collide too
     if settings.shard is not None:
         sources = [s for s in sources if settings.shard.owns(s)]
-    return sources
+    return sources, unreadable
 
 
-async def _ingest(settings: RunSettings, sources: list[SourceFile]) -> int:
+def refuse_key_collisions(sources: list[SourceFile], settings: RunSettings) -> None:
+    """Two sources on one key would both be reported uploaded, the bucket holding only one."""
+    plan = key_plan(sources, settings.ingest)
+    collisions = key_collisions((str(source.path), key) for source, key in plan)
+    if collisions:
+        raise UsageError(collision_message(collisions, settings.ingest.key_template))
+
+
+def check_paths(settings: RunSettings) -> None:
+    """Where the run will write locally, checked before any upload (not found out at the end)."""
+    if settings.report is not None:
+        try:
+            check_report_path(settings.report)
+        except ReportPathError as exc:
+            raise UsageError(str(exc)) from None
+    if settings.local:
+        _check_local_dir(settings.local_dir)
+
+
+def _check_local_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--local-dir {path}: cannot write there: {exc.strerror or exc}") from None
+
+
+def unreadable_results(
+    unreadable: list[Unreadable], settings: RunSettings, printer: Printer
+) -> list[FileResult]:
+    """Folders that could not be read, as failed sources: in the output, the report and exit 1."""
+    results = []
+    for item in unreadable:
+        result = FileResult(
+            SourceFile(item.path, "", 0, 0), settings.ingest.bucket, "", "failed", error=item.error
+        )
+        printer(FileFinished(result))
+        results.append(result)
+    return results
+
+
+def save_report(settings: RunSettings, results: list[FileResult], summary: Summary) -> int:
+    """The report, once the uploads are done: a failure to write it is one line and exit 1."""
+    if settings.report is None:
+        return EXIT_OK
+    try:
+        write_report(settings.report, results, summary)
+    except ReportPathError as exc:
+        print(f"async-ingest: error: {printable(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def _ingest(settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable]) -> int:
     started = time.monotonic()
     printer = make_printer(settings, sources)
+    failed = unreadable_results(unreadable, settings, printer)
     if settings.ingest.dry_run:
         results = await ingest_all(sources, settings.ingest, None, printer)
     else:
@@ -320,10 +397,11 @@ async def _ingest(settings: RunSettings, sources: list[SourceFile]) -> int:
                     await _list_bucket(s3, settings.ingest.bucket)
         except S3Error as exc:
             raise UsageError(str(exc)) from None  # pre-flight: nothing was uploaded
+    results = failed + results
     summary = summarise(results, time.monotonic() - started)
     printer.summary(summary)
-    if settings.report is not None:
-        write_report(settings.report, results, summary)
+    if save_report(settings, results, summary) != EXIT_OK:
+        return EXIT_FAILED
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 
@@ -359,13 +437,14 @@ async def _run_with_signals(settings: RunSettings, received: list[int]) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    sources = list_sources(settings)
+    check_paths(settings)
+    sources, unreadable = list_sources(settings)
     if settings.local:
-        return await _run_local(settings, sources)
-    return await _ingest(settings, sources)
+        return await _run_local(settings, sources, unreadable)
+    return await _ingest(settings, sources, unreadable)
 
 
-async def _run_local(settings: RunSettings, sources: list[SourceFile]) -> int:
+async def _run_local(settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable]) -> int:
     from dataclasses import replace
 
     from async_ingest.local import LocalS3Server, LocalServerError
@@ -379,7 +458,7 @@ async def _run_local(settings: RunSettings, sources: list[SourceFile]) -> int:
         if not settings.quiet and settings.log_format == "text":
             print(f"local S3 server (SeaweedFS) at {server.endpoint_url}, data in {settings.local_dir}")
         connection = replace(settings.connection, endpoint_url=server.endpoint_url)
-        return await _ingest(replace(settings, connection=connection), sources)
+        return await _ingest(replace(settings, connection=connection), sources, unreadable)
     finally:
         await asyncio.to_thread(server.stop)
 
@@ -408,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = parse_settings(argv, environ)
         return asyncio.run(_run_with_signals(settings, received))
     except UsageError as exc:
-        print(f"async-ingest: error: {exc}", file=sys.stderr)
+        print(f"async-ingest: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except (asyncio.CancelledError, KeyboardInterrupt):
         if received and received[0] == signal.SIGTERM:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 DEFAULT_KEY_TEMPLATE = "Raw/Local/CSV/{dataset}/{yyyy}/{mm}/{dd}/{filename}"
 TEMPLATE_FIELDS = ("dataset", "stem", "filename", "reldir", "yyyy", "mm", "dd")
@@ -13,6 +15,10 @@ MAX_KEY_BYTES = 1024  # S3 limit on UTF-8 key length
 # Control characters (C0, DEL, C1) make keys that tools and consoles mangle; backslash is a path
 # separator on Windows clients.
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+# Bytes of a file name that are not UTF-8: Python holds them as the surrogates U+DC80..U+DCFF.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+SHOWN_COLLISIONS = 3  # keys (and sources per key) named in the refusal; the rest are counted
+T = TypeVar("T")
 
 
 class InvalidKey(ValueError):
@@ -33,6 +39,20 @@ class KeyFields:
     def dataset(self) -> str:
         stem = self.stem
         return stem[:1].upper() + stem[1:]
+
+
+def _undecodable_byte(match: re.Match[str]) -> str:
+    byte = bytes([ord(match.group()) - 0xDC00])
+    try:
+        return byte.decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: C1 controls in Latin-1, then '_'
+        return byte.decode("latin-1")
+
+
+def decode_name(name: str) -> str:
+    """A file name as text for a key. The bytes that are not UTF-8 (Windows exports copied as
+    they are: 'caf\\xe9.csv') are read as Windows-1252, so the key is 'café.csv'."""
+    return _UNDECODABLE.sub(_undecodable_byte, name)
 
 
 def sanitise_name(name: str) -> str:
@@ -59,8 +79,8 @@ def validate_template(template: str) -> None:
 
 def render_key(template: str, fields: KeyFields) -> str:
     """Render and validate one key. An empty {reldir} takes its following '/' with it."""
-    reldir = "/".join(sanitise_name(part) for part in fields.reldir.split("/") if part)
-    filename = sanitise_name(fields.filename)
+    reldir = "/".join(sanitise_name(decode_name(part)) for part in fields.reldir.split("/") if part)
+    filename = sanitise_name(decode_name(fields.filename))
     safe = KeyFields(filename, reldir, fields.date)
     key = template.replace("{reldir}/", "{reldir}/" if reldir else "").format(
         dataset=safe.dataset,
@@ -87,3 +107,32 @@ def check_key(key: str) -> None:
         raise InvalidKey(f"key {key!r} has a '.' or '..' segment")
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise InvalidKey(f"key {key[:60]!r}... is longer than {MAX_KEY_BYTES} bytes")
+
+
+def key_collisions(planned: Iterable[tuple[T, str]]) -> dict[str, list[T]]:
+    """The keys that more than one source maps to, each with its sources in listing order.
+
+    Keys must be unique within a run: two sources on one key would both be reported uploaded while
+    the bucket keeps whichever finished last (and a re-run could flip it)."""
+    by_key: dict[str, list[T]] = {}
+    for source, key in planned:
+        by_key.setdefault(key, []).append(source)
+    return {key: sources for key, sources in by_key.items() if len(sources) > 1}
+
+
+def _first(items: list[str], noun: str, sep: str) -> str:
+    shown = sep.join(items[:SHOWN_COLLISIONS])
+    rest = len(items) - SHOWN_COLLISIONS
+    return f"{shown}{sep}and {rest} more {noun}" if rest > 0 else shown
+
+
+def collision_message(collisions: dict[str, list[str]], template: str) -> str:
+    """One line naming the colliding sources and what to do about it."""
+    groups = [f"{_first(sources, 'sources', ', ')} -> {key}" for key, sources in collisions.items()]
+    shown = _first(groups, "keys", "; ")
+    text = f"sources would overwrite each other (keys must be unique in a run): {shown}"
+    if "{reldir}" in template:
+        return text + "; rename them (control characters and backslashes in names become '_')"
+    field = "{filename}" if "{filename}" in template else "{stem}"
+    example = template.replace(field, "{reldir}/" + field, 1)
+    return text + f"; put {{reldir}} (the folder below SOURCE) in --key-template, e.g. {example}"

@@ -90,7 +90,8 @@ def object_extra(
 ) -> dict[str, Any]:
     """PutObject/CreateMultipartUpload arguments besides the body. Metadata must be ASCII."""
     metadata = {
-        "source-name": quote(source.path.name, safe=""),
+        # The name's own bytes (a name that is not UTF-8 too), percent-encoded: reversible, ASCII.
+        "source-name": quote(os.fsencode(source.path.name), safe=""),
         "source-size": str(source.size),
         "source-mtime-ns": str(source.mtime_ns),
         "source-encoding": detection.encoding,
@@ -279,12 +280,17 @@ async def listed_keys(s3: S3, settings: IngestSettings, keys: list[str]) -> set[
     return None if objects is None else {str(o["Key"]) for o in objects}
 
 
-def planned_keys(sources: list[SourceFile], settings: IngestSettings) -> list[str]:
-    keys = []
+def key_plan(sources: list[SourceFile], settings: IngestSettings) -> list[tuple[SourceFile, str]]:
+    """Each source with its key; a source whose key is invalid is left out (it fails on its turn)."""
+    plan = []
     for source in sources:
-        with contextlib.suppress(InvalidKey):  # reported when that file's turn comes
-            keys.append(render_key(settings.key_template, source_key_fields(source, settings)))
-    return keys
+        with contextlib.suppress(InvalidKey):
+            plan.append((source, render_key(settings.key_template, source_key_fields(source, settings))))
+    return plan
+
+
+def planned_keys(sources: list[SourceFile], settings: IngestSettings) -> list[str]:
+    return [key for _, key in key_plan(sources, settings)]
 
 
 def source_key_fields(source: SourceFile, settings: IngestSettings) -> KeyFields:

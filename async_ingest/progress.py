@@ -4,13 +4,13 @@ for logs, or one JSON object per event for log pipelines. The core never prints;
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from async_ingest.display import json_safe, json_text, printable
 from async_ingest.events import Event, FileFinished, FileRestarted, FileResult, FileStarted, PartUploaded
 from async_ingest.report import Summary, result_entry
 from async_ingest.units import format_size
@@ -69,12 +69,12 @@ def plan_table(results: list[FileResult]) -> list[str]:
         info = r.encoding
         rows.append(
             [
-                str(r.source.path),
+                printable(str(r.source.path)),
                 format_size(r.source.size),
                 info.encoding if info else "-",
                 info.method if info else "-",
                 f"{info.confidence:.2f}" if info else "-",
-                f"s3://{r.bucket}/{r.key}" if r.status == "planned" else f"FAILED: {r.error}",
+                printable(f"s3://{r.bucket}/{r.key}" if r.status == "planned" else f"FAILED: {r.error}"),
             ]
         )
     return table(["source", "size", "encoding", "how", "confidence", "target"], rows)
@@ -113,7 +113,9 @@ class PlainPrinter:
     _planned: list[FileResult] = field(default_factory=list)
 
     def _print(self, line: str, *, error: bool = False) -> None:
-        print(line, file=self.err if error else self.out, flush=True)
+        # Every line holds a file name or a message quoting one: escaped, so a name can neither
+        # split a line (forging another) nor send control sequences to the terminal.
+        print(printable(line), file=self.err if error else self.out, flush=True)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, FileFinished):
@@ -171,13 +173,13 @@ class TerminalProgress(PlainPrinter):
         self._done: dict[Path, int] = {}
 
     def _print(self, line: str, *, error: bool = False) -> None:
-        self._tqdm.write(line, file=self.err if error else self.out)
+        self._tqdm.write(printable(line), file=self.err if error else self.out)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, FileStarted):
             self._bars[event.source.path] = self._tqdm(
                 total=event.source.size, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=event.source.path.name[-30:], leave=False, dynamic_ncols=True,
+                desc=printable(event.source.path.name)[-30:], leave=False, dynamic_ncols=True,
             )  # fmt: skip
             self._done[event.source.path] = 0
         elif isinstance(event, PartUploaded):
@@ -216,21 +218,27 @@ class JsonLogPrinter:
     out: TextIO = field(default_factory=lambda: sys.stdout)
 
     def _write(self, record: dict[str, Any]) -> None:
-        print(json.dumps(record, ensure_ascii=False), file=self.out, flush=True)
+        print(json_text(record), file=self.out, flush=True)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, FileStarted):
             self._write(
-                {"event": "file_started", "source": str(event.source.path), "key": event.key,
+                {"event": "file_started", "source": json_safe(str(event.source.path)), "key": event.key,
                  "encoding": event.encoding.encoding, "size": event.source.size}
             )  # fmt: skip
         elif isinstance(event, PartUploaded):
             self._write(
-                {"event": "part_uploaded", "source": str(event.source.path), "part": event.number,
-                 "size": event.size, "source_bytes_read": event.source_bytes_read}
+                {"event": "part_uploaded", "source": json_safe(str(event.source.path)),
+                 "part": event.number, "size": event.size, "source_bytes_read": event.source_bytes_read}
             )  # fmt: skip
         elif isinstance(event, FileRestarted):
-            self._write({"event": "file_restarted", "source": str(event.source.path), "reason": event.reason})
+            self._write(
+                {
+                    "event": "file_restarted",
+                    "source": json_safe(str(event.source.path)),
+                    "reason": json_safe(event.reason),
+                }
+            )
         elif isinstance(event, FileFinished):
             record = result_entry(event.result)
             self._write({"event": f"file_{event.result.status}", **record})

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import os
+import stat
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from async_ingest.display import json_safe, json_text
 from async_ingest.events import FileResult
+
+TMP_SUFFIX = ".tmp"
+TMP_NAME_CHARS = 100  # of PATH's name in the temporary file's name (NAME_MAX is 255 bytes)
+
+
+class ReportPathError(ValueError):
+    """--report PATH cannot be written there (checked before any upload, and again at the end)."""
 
 
 @dataclass
@@ -45,14 +56,14 @@ def summarise(results: list[FileResult], seconds: float) -> Summary:
         replacements=sum(r.replacements for r in results),
         seconds=seconds,
         encodings=dict(sorted(encodings.items())),
-        failures=[r.error for r in results if r.error],
+        failures=[json_safe(r.error) for r in results if r.error],
     )
 
 
 def result_entry(result: FileResult) -> dict[str, Any]:
     encoding = result.encoding
     return {
-        "source": str(result.source.path),
+        "source": json_safe(str(result.source.path)),
         "source_size": result.source.size,
         "bucket": result.bucket,
         "key": result.key,
@@ -68,8 +79,8 @@ def result_entry(result: FileResult) -> dict[str, Any]:
         "etag": result.etag,
         "sha256": result.sha256,
         "seconds": round(result.seconds, 3),
-        "error": result.error,
-        "notes": result.notes,
+        "error": json_safe(result.error) if result.error else None,
+        "notes": [json_safe(note) for note in result.notes],
     }
 
 
@@ -91,8 +102,73 @@ def build_report(results: list[FileResult], summary: Summary) -> dict[str, Any]:
     }
 
 
+def _refuse_special(path: Path) -> None:
+    """PATH may be missing or a regular file; anything else is refused, never replaced: a symbolic
+    link (it could lead anywhere: planted in a shared folder, it would aim the write), a folder,
+    a device, a FIFO or a socket."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ReportPathError(f"--report {path}: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(mode):
+        raise ReportPathError(f"--report {path}: is a symbolic link; name the file itself")
+    if stat.S_ISDIR(mode):
+        raise ReportPathError(f"--report {path}: is a folder; name a file in it")
+    if not stat.S_ISREG(mode):
+        raise ReportPathError(f"--report {path}: is not a regular file (device, FIFO or socket)")
+
+
+def _temporary(path: Path) -> tuple[int, str]:
+    """A new file beside PATH, created exclusively under an unpredictable name (nothing planted
+    there in advance can be written through)."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name[:TMP_NAME_CHARS]}.", suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise ReportPathError(
+            f"--report {path}: cannot write in {path.parent}: {exc.strerror or exc}"
+        ) from None
+
+
+def check_report_path(path: Path) -> None:
+    """Before any upload: PATH is a regular file or missing, and a file can be created beside it.
+    A missing folder is created."""
+    _refuse_special(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportPathError(
+            f"--report {path}: cannot create {path.parent}: {exc.strerror or exc}"
+        ) from None
+    fd, probe = _temporary(path)
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_report(path: Path, results: list[FileResult], summary: Summary) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(build_report(results, summary), indent=2, ensure_ascii=False) + "\n", "utf-8")
-    tmp.replace(path)  # a reader never sees half a report
+    """Written to a temporary file beside PATH, then renamed over it: a reader never sees half a
+    report. ReportPathError if PATH became something else than a regular file meanwhile."""
+    text = json_text(build_report(results, summary), indent=2) + "\n"
+    _refuse_special(path)
+    fd, tmp = _temporary(path)
+    try:
+        with open(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o666 & ~_umask())  # as a plain open() would (mkstemp: 0600)
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        _refuse_special(path)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ReportPathError(f"--report {path}: {exc.strerror or exc}") from None
+        raise

@@ -29,6 +29,27 @@ class SourceFile:
         return f"{self.reldir}/{self.path.name}" if self.reldir else self.path.name
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A folder that could not be listed, or a file in one that could not be stat'ed: reported as a
+    failed source (the other files still land), never skipped without a word."""
+
+    path: Path
+    reason: str  # the OS error, e.g. "Permission denied"
+
+    @property
+    def error(self) -> str:
+        return f"{self.path}: cannot read: {self.reason}"
+
+
+def _collect(unreadable: list[Unreadable] | None, path: Path, exc: OSError) -> None:
+    """Record an unreadable path, or raise if the caller keeps no list (never drop it silently)."""
+    found = Unreadable(path, exc.strerror or str(exc))
+    if unreadable is None:
+        raise SourceError(found.error)
+    unreadable.append(found)
+
+
 class SourceChanged(RuntimeError):
     """The file changed (size or modification time) while it was being read."""
 
@@ -105,14 +126,21 @@ def _stat(path: Path, reldir: str) -> SourceFile:
     return SourceFile(path=path, reldir=reldir, size=st.st_size, mtime_ns=st.st_mtime_ns)
 
 
-def walk_folder(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile]:
+def walk_folder(
+    root: Path, *, follow_symlinks: bool = False, unreadable: list[Unreadable] | None = None
+) -> list[SourceFile]:
     """Every *.csv below root (case-insensitive), hidden files and folders skipped, sorted.
 
     Symbolic links that lead outside root are skipped unless follow_symlinks: a link in a shared
-    export folder must not be a way to upload files from elsewhere on the machine.
+    export folder must not be a way to upload files from elsewhere on the machine. Folders that
+    cannot be listed go to unreadable (without that list: SourceError).
     """
     found: list[SourceFile] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+
+    def on_error(exc: OSError) -> None:
+        _collect(unreadable, Path(exc.filename) if exc.filename else root, exc)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=follow_symlinks):
         here = Path(dirpath)
         dirnames[:] = sorted(
             d for d in dirnames if not _is_hidden(d) and (follow_symlinks or _inside(here / d, root))
@@ -121,24 +149,37 @@ def walk_folder(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile
             path = here / name
             if _is_hidden(name) or not name.lower().endswith(CSV_SUFFIX):
                 continue
-            if path.is_symlink() and not follow_symlinks and not _inside(path, root):
-                continue
-            if not path.is_file():
-                continue
             reldir = here.relative_to(root).as_posix()
-            found.append(_stat(path, "" if reldir == "." else reldir))
+            try:  # a folder that may be listed but not searched (r, no x): the names, but no stat
+                source = _listed_file(path, root, "" if reldir == "." else reldir, follow_symlinks)
+            except OSError as exc:
+                _collect(unreadable, path, exc)
+                continue
+            if source is not None:
+                found.append(source)
     return found
 
 
-def find_sources(arguments: list[Path], *, follow_symlinks: bool = False) -> list[SourceFile]:
-    """Files given are taken as they are (whatever their suffix); folders are walked for CSVs."""
+def _listed_file(path: Path, root: Path, reldir: str, follow_symlinks: bool) -> SourceFile | None:
+    if path.is_symlink() and not follow_symlinks and not _inside(path, root):
+        return None
+    if not path.is_file():
+        return None
+    return _stat(path, reldir)
+
+
+def find_sources(
+    arguments: list[Path], *, follow_symlinks: bool = False, unreadable: list[Unreadable] | None = None
+) -> list[SourceFile]:
+    """Files given are taken as they are (whatever their suffix); folders are walked for CSVs.
+    Unreadable folders go to unreadable (without that list: SourceError)."""
     sources: list[SourceFile] = []
     seen: set[Path] = set()
     for argument in arguments:
         if not argument.exists():
             raise SourceError(f"{argument}: no such file or directory")
         if argument.is_dir():
-            candidates = walk_folder(argument, follow_symlinks=follow_symlinks)
+            candidates = walk_folder(argument, follow_symlinks=follow_symlinks, unreadable=unreadable)
         elif argument.is_file():
             candidates = [_stat(argument, "")]
         else:
@@ -148,7 +189,7 @@ def find_sources(arguments: list[Path], *, follow_symlinks: bool = False) -> lis
             if real not in seen:
                 seen.add(real)
                 sources.append(source)
-    if not sources:
+    if not sources and not unreadable:
         shown = ", ".join(str(a) for a in arguments)
         raise SourceError(f"no CSV files found in {shown}")
     return sources
