@@ -1,8 +1,18 @@
 import datetime as dt
+import os
 
 import pytest
 
-from async_ingest.keys import DEFAULT_KEY_TEMPLATE, InvalidKey, KeyFields, render_key, validate_template
+from async_ingest.keys import (
+    DEFAULT_KEY_TEMPLATE,
+    InvalidKey,
+    KeyFields,
+    collision_message,
+    decode_name,
+    key_collisions,
+    render_key,
+    validate_template,
+)
 
 DAY = dt.date(2026, 11, 25)
 
@@ -54,3 +64,43 @@ def test_bad_templates_are_refused_before_any_upload(template: str, message: str
 def test_a_file_named_dot_dot_cannot_escape() -> None:
     with pytest.raises(InvalidKey):
         render_key("x/{stem}/{filename}", KeyFields("..", "", DAY))
+
+
+def test_bytes_that_are_not_utf8_are_read_as_windows_1252() -> None:
+    name = os.fsdecode(b"caf\xe9 \x80.csv")  # Latin-1/cp1252 bytes, as a Windows export leaves them
+    assert decode_name(name) == "café €.csv"
+    assert render_key("{dataset}/{filename}", KeyFields(name, os.fsdecode(b"r\xe9gion"), DAY)) == (
+        "Café €/café €.csv"
+    )
+    assert render_key("{reldir}/{filename}", KeyFields("a.csv", os.fsdecode(b"r\xe9gion/x"), DAY)) == (
+        "région/x/a.csv"
+    )
+    # The five bytes Windows-1252 leaves undefined are C1 controls in Latin-1: they become '_'.
+    assert render_key("{filename}", KeyFields(os.fsdecode(b"a\x81b.csv"), "", DAY)) == "a_b.csv"
+    assert decode_name("ação.csv") == "ação.csv"  # valid UTF-8 is untouched
+
+
+def test_key_collisions_lists_each_shared_key_with_its_sources() -> None:
+    planned = [("a/movies.csv", "M/movies.csv"), ("b/movies.csv", "M/movies.csv"), ("s.csv", "S/s.csv")]
+    assert key_collisions(planned) == {"M/movies.csv": ["a/movies.csv", "b/movies.csv"]}
+    assert key_collisions([("a", "k1"), ("b", "k2")]) == {}
+
+
+def test_names_sanitised_alike_collide() -> None:
+    names = ["a\nb.csv", "a\rb.csv", "a\tb.csv", "a_b.csv", "a\\b.csv", "ok.csv"]
+    planned = [(n, render_key("{reldir}/{filename}", KeyFields(n, "", DAY))) for n in names]
+    assert key_collisions(planned) == {"a_b.csv": names[:5]}
+
+
+def test_collision_message_names_sources_and_suggests_reldir() -> None:
+    message = collision_message({"M/movies.csv": ["a/movies.csv", "b/movies.csv"]}, DEFAULT_KEY_TEMPLATE)
+    assert "a/movies.csv, b/movies.csv -> M/movies.csv" in message
+    assert "Raw/Local/CSV/{dataset}/{yyyy}/{mm}/{dd}/{reldir}/{filename}" in message
+    assert "rename" in collision_message({"k": ["x", "y"]}, "{reldir}/{filename}")
+
+
+def test_collision_message_stays_short_for_many_collisions() -> None:
+    collisions = {f"k{i}": [f"s{i}-{j}" for j in range(10)] for i in range(50)}
+    message = collision_message(collisions, "{filename}")
+    assert "and 7 more sources" in message and "and 47 more keys" in message
+    assert "s3-0" not in message and len(message) < 400

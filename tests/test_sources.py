@@ -6,6 +6,7 @@ import pytest
 from async_ingest.sources import (
     Shard,
     SourceError,
+    Unreadable,
     find_sources,
     parse_shard,
     shard_from_environment,
@@ -79,3 +80,16 @@ def test_shard_parsing_and_environment() -> None:
         {"AWS_BATCH_JOB_ARRAY_INDEX": "0", "AWS_BATCH_JOB_ARRAY_SIZE": "2"}
     ) == Shard(0, 2)
     assert shard_from_environment({}) is None
+
+
+def test_a_folder_that_cannot_be_listed_is_collected_never_dropped(tmp_path: Path) -> None:
+    # As root every folder is readable; a file given as the root makes os.walk fail the same way
+    # (its onerror hook), which is what an unreadable folder does (end to end: test_hardening.py).
+    not_a_folder = tmp_path / "file.csv"
+    not_a_folder.write_text("x\n")
+    unreadable: list[Unreadable] = []
+    assert walk_folder(not_a_folder, unreadable=unreadable) == []
+    assert [u.path for u in unreadable] == [not_a_folder]
+    assert unreadable[0].error.startswith(f"{not_a_folder}: cannot read: ")
+    with pytest.raises(SourceError, match="cannot read"):
+        walk_folder(not_a_folder)  # no list to collect into: an error, not silence
