@@ -169,8 +169,9 @@ class LinkSchedule:
 
 
 def burst_bytes(rate: float) -> float:
-    """10 ms of the rate, at least one chunk: small enough to keep the rate over short spans."""
-    return max(float(CHUNK), rate * 0.010)
+    """20 ms of the rate, at least two chunks: the rate holds over short spans, and a reader woken a
+    few ms late (a loaded machine) catches up instead of losing the time."""
+    return max(2.0 * CHUNK, rate * 0.020)
 
 
 def inflight_limit(profile: LinkProfile) -> int:
