@@ -216,8 +216,10 @@ class JsonLogPrinter:
     """One JSON object per event on stdout, for log pipelines."""
 
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    started: float = field(default_factory=time.monotonic)
 
     def _write(self, record: dict[str, Any]) -> None:
+        record["t"] = round(time.monotonic() - self.started, 3)  # seconds since start: rates from logs
         print(json_text(record), file=self.out, flush=True)
 
     def __call__(self, event: Event) -> None:

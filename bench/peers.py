@@ -2,17 +2,20 @@
 
 Every tool stores Content-Type text/csv (SeaweedFS gzips text objects, which costs server CPU, so
 all must pay it), uploads to a key ``<prefix>/<file name>`` and hides its progress output
-(async_ingest ``--quiet``, aws ``--only-show-errors``, s5cmd ``--log error``). The peers keep their
-defaults otherwise, including botocore's default CRC32 request checksums, which SeaweedFS accepts
-over plain HTTP.
+(async_ingest ``--quiet``, aws ``--only-show-errors``, s5cmd ``--log error``); on single files
+async_ingest logs one JSON line per part (``--log-format json``: the convergence figures). The
+peers keep their defaults otherwise, including botocore's default CRC32 request checksums, which
+SeaweedFS accepts over plain HTTP.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +40,11 @@ boto3.client("s3", endpoint_url=url).put_object(
     Bucket=bucket, Key=key, Body=body.encode("utf-8"), ContentType="text/csv"
 )
 """
+
+ICONV_S5CMD = (
+    'set -o pipefail; iconv -f CP1252 -t UTF-8 "$1" | "$2" --log error --endpoint-url "$3" pipe '
+    '--content-type text/csv "$4"'
+)
 
 ICONV_AWS = (
     'set -o pipefail; iconv -f CP1252 -t UTF-8 "$1" | "$2" --endpoint-url "$3" s3 cp - "$4" '
@@ -106,21 +114,48 @@ def _only_utf8(single: bool = False, folder: bool = False) -> Callable[[Input], 
     return lambda i: i.encoding == "utf-8" and ((single and not i.is_folder) or (folder and i.is_folder))
 
 
-def _async_ingest(i: Input, t: Target, _: PeerEnv) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "async_ingest",
-        str(i.path),
-        "--bucket",
-        t.bucket,
-        "--endpoint-url",
-        t.endpoint_url,
-        "--key-template",
-        f"{t.prefix}/{{filename}}",
-        "--force",
-        "--quiet",
-    ]
+REFERENCE = "async_ingest"  # the tool the others are compared with; its variants are "async_ingest:NAME"
+
+
+def is_async_ingest(tool: Tool) -> bool:
+    return tool.name == REFERENCE or tool.name.startswith(REFERENCE + ":")
+
+
+def _async_ingest(extra: Sequence[str] = ()) -> Callable[[Input, Target, PeerEnv], list[str]]:
+    def build(i: Input, t: Target, _: PeerEnv) -> list[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "async_ingest",
+            str(i.path),
+            "--bucket",
+            t.bucket,
+            "--endpoint-url",
+            t.endpoint_url,
+            "--key-template",
+            f"{t.prefix}/{{filename}}",
+            "--force",
+            "--quiet",
+        ]
+        if not i.is_folder:  # one line per part, with times: the convergence figures (run.py)
+            cmd += ["--log-format", "json"]
+        return cmd + list(extra)
+
+    return build
+
+
+def parse_variant(text: str) -> Tool:
+    """'mm96=--max-memory 96MiB' -> the tool "async_ingest:mm96" run with those extra arguments."""
+    name, sep, args = text.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", name.strip()) or not args.strip():
+        raise ValueError(f"--variant {text!r}: expected NAME=ARGUMENTS, e.g. 'mm96=--max-memory 96MiB'")
+    extra = shlex.split(args)
+    return Tool(
+        f"{REFERENCE}:{name.strip()}",
+        f"async_ingest {shlex.join(extra)}",
+        lambda _: True,
+        _async_ingest(extra),
+    )
 
 
 def _s5cmd(i: Input, t: Target, p: PeerEnv) -> list[str]:
@@ -156,6 +191,19 @@ def _aws(i: Input, t: Target, p: PeerEnv) -> list[str]:
 
 def _boto3(i: Input, t: Target, p: PeerEnv) -> list[str]:
     return [p.python, "-c", BOTO3_UPLOAD, str(i.path), t.bucket, f"{t.prefix}/{i.path.name}", t.endpoint_url]
+
+
+def _iconv_s5cmd(i: Input, t: Target, p: PeerEnv) -> list[str]:
+    return [
+        "bash",
+        "-c",
+        ICONV_S5CMD,
+        "iconv-s5cmd",
+        str(i.path),
+        p.s5cmd,
+        t.endpoint_url,
+        t.url(i.path.name),
+    ]
 
 
 def _iconv_aws(i: Input, t: Target, p: PeerEnv) -> list[str]:
@@ -206,7 +254,7 @@ def make_tools(pandas_max_bytes: int) -> list[Tool]:
         return None
 
     return [
-        Tool("async_ingest", "async_ingest (defaults)", lambda _: True, _async_ingest),
+        Tool(REFERENCE, "async_ingest (defaults)", lambda _: True, _async_ingest()),
         Tool("s5cmd", "s5cmd cp", _only_utf8(single=True, folder=True), _s5cmd),
         Tool("aws", "aws s3 cp (CLI v1)", _only_utf8(single=True, folder=True), _aws),
         Tool("boto3", "boto3 upload_file", _only_utf8(single=True), _boto3),
@@ -216,6 +264,12 @@ def make_tools(pandas_max_bytes: int) -> list[Tool]:
             "iconv -f CP1252 -t UTF-8 | aws s3 cp -",
             lambda i: i.encoding == "cp1252",
             _iconv_aws,
+        ),
+        Tool(
+            "iconv_s5cmd",
+            "iconv -f CP1252 -t UTF-8 | s5cmd pipe",
+            lambda i: i.encoding == "cp1252",
+            _iconv_s5cmd,
         ),
         Tool(
             "pandas",

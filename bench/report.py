@@ -23,6 +23,13 @@ class Measurement:
     peak_rss_bytes: int = 0
     server_cpu_s: float = 0.0
     error: str | None = None  # None: exit 0 and every object checked
+    link: str = "loopback"  # the emulated link (bench/linkproxy.py) the tool went through
+    connections: int | None = None  # through the link: connections opened, most at once
+    max_concurrent: int | None = None
+    proxy_cpu_s: float | None = None
+    steady_mbps: float | None = None  # async_ingest on a single file (bench/convergence.py)
+    converged_fraction: float | None = None
+    converged_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -135,6 +142,32 @@ def markdown_table(rows: Sequence[Row]) -> str:
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return head + "\n".join(lines) + "\n"
+
+
+def convergence(measurements: Sequence[Measurement], order: Sequence[tuple[str, str, str]]) -> str:
+    """Medians of the async_ingest runs whose part events were analysed (bench/convergence.py)."""
+    lines = []
+    for input_name, tool, label in order:
+        mine = [
+            m for m in measurements
+            if m.ok and m.input_name == input_name and m.tool == tool and m.steady_mbps is not None
+        ]  # fmt: skip
+        if not mine:
+            continue
+        steady = _median(m.steady_mbps or 0 for m in mine)
+        fraction = _median(m.converged_fraction or 0 for m in mine)
+        seconds = _median(m.converged_s or 0 for m in mine)
+        cells = [input_name, label, _fmt(steady), f"{_fmt(100 * (fraction or 0), 0)}%", _fmt(seconds, 2)]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if not lines:
+        return ""
+    return (
+        "Convergence (async_ingest on single files, medians): steady = MB/s acknowledged over the 50%-90% "
+        "span; converged = share of the bytes acknowledged, and seconds since the file started, when the "
+        "throughput over the last 8 parts or 1 s first reached 90% of steady.\n\n"
+        "| input | tool | steady MB/s | converged after | seconds |\n|---|---|---|---|---|\n"
+        + "\n".join(lines) + "\n"
+    )  # fmt: skip
 
 
 def failures(rows: Sequence[Row]) -> str:

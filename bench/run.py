@@ -3,6 +3,7 @@
     python bench/run.py      # the default set: 1 GiB (+256 MiB Windows-1252 for pandas), 1000 x 10 KiB:
                              # 3 runs; the 8 x 256 MiB folder: 1 run (--many-runs)
     python bench/run.py --size 4GiB --runs 1 --many none --small-files 0 --pandas-size 0   # flat memory
+    python bench/run.py --link wan --variant 'mm96=--max-memory 96MiB'   # an emulated WAN, a variant
 
 What is measured, and how:
 
@@ -10,11 +11,17 @@ What is measured, and how:
   Windows-1252 (same text), a folder of N large UTF-8 files (``--many``) and a folder of small ones
   (``--small-files``); cached in ``--workdir`` (bench/data, git-ignored).
 * Server: a fresh SeaweedFS (``async_ingest.local.LocalS3Server``) with its data in a temporary
-  folder of the work folder, removed at the end. Each measurement gets a new bucket, warmed up by a
-  1 KiB put (so that volume allocation is not timed), checked and deleted afterwards.
+  folder of the work folder, removed at the end. With ``--link PROFILE`` every tool talks to it
+  through the link emulator (``linkproxy.py``: RTT, per-connection and aggregate caps), run on a
+  thread of this process; its connections and CPU are recorded per measurement. Each measurement
+  gets a new bucket, warmed up by a 1 KiB put (so that volume allocation is not timed), checked and
+  deleted afterwards.
 * Tools (``peers.py``): async_ingest with default settings, s5cmd, aws s3 cp (CLI v1), boto3
-  upload_file, curl (one signed PUT: the ceiling), ``iconv | aws s3 cp -`` and pandas for the
-  Windows-1252 input. Peers come from PyPI into their own virtualenv (``--peers-venv``).
+  upload_file, curl (one signed PUT: the ceiling), ``iconv | aws s3 cp -``, ``iconv | s5cmd pipe``
+  and pandas for the Windows-1252 input; ``--variant NAME=ARGS`` adds async_ingest with extra
+  arguments. Peers come from PyPI into their own virtualenv (``--peers-venv``).
+* Convergence (``convergence.py``): on single files async_ingest logs its part events as JSON; the
+  steady throughput and how soon it is reached go in a table under the main one.
 * Figures (``measure.py``): each tool is a child process under a small launcher; wall time
   (perf_counter around spawn and wait), client user+sys CPU and peak RSS of the whole process tree
   (``getrusage(RUSAGE_CHILDREN)`` in the launcher), server CPU (SeaweedFS utime+stime from /proc).
@@ -52,11 +59,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import boto3  # noqa: E402  (async_ingest's own dependencies bring boto3)
+import convergence  # noqa: E402
 import generate  # noqa: E402
 import peers  # noqa: E402
 import report  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
+from linkproxy import MB, LinkProfile, LinkProxy, parse_link  # noqa: E402
 from measure import run_measured  # noqa: E402
 
 from async_ingest.local import LocalS3Server, find_weed  # noqa: E402
@@ -93,6 +102,20 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _link(text: str) -> LinkProfile:
+    try:
+        return parse_link(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _variant(text: str) -> peers.Tool:
+    try:
+        return peers.parse_variant(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=_size, action="append", help="single-file size, repeatable (default 1GiB)")
@@ -124,6 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="where the .md/.json go")
     p.add_argument("--newline", choices=["crlf", "lf"], default="crlf", help="line ends of the inputs (crlf)")
     p.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
+    p.add_argument(
+        "--link",
+        type=_link,
+        default=parse_link("loopback"),
+        help="every tool goes through this emulated link (bench/linkproxy.py): loopback (no proxy), "
+        "wan (RTT 60 ms, 6 MB/s per connection), far (150 ms, 2 MB/s), capped (30 ms, 12 MB/s, "
+        "30 MB/s in all) or rtt=MS,conn=MBPS,total=MBPS (loopback)",
+    )
+    p.add_argument(
+        "--variant",
+        type=_variant,
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="also run async_ingest with these extra arguments, as tool async_ingest:NAME; repeatable "
+        "(e.g. 'mm96=--max-memory 96MiB')",
+    )
     return p
 
 
@@ -251,15 +291,33 @@ def drop_bucket(s3: Any, bucket: str) -> None:
     s3.delete_bucket(Bucket=bucket)
 
 
+@contextmanager
+def emulated_link(profile: LinkProfile, server: LocalS3Server) -> Iterator[LinkProxy | None]:
+    """The link emulator in front of the server, or None for loopback (the tools talk to it directly).
+    It runs on a thread of this process: its CPU is reported apart (proxy_cpu_s), not as the tools'."""
+    if profile.is_loopback:
+        yield None
+        return
+    with LinkProxy(("127.0.0.1", server.s3_port), profile) as proxy:
+        log(f"link {profile.describe()}: {proxy.endpoint_url} -> {server.endpoint_url}")
+        yield proxy
+
+
 # --- the runs -------------------------------------------------------------------------------------------
 
 
 class Bench:
     def __init__(
-        self, args: argparse.Namespace, server: LocalS3Server, peer_env: peers.PeerEnv, scratch: Path
+        self,
+        args: argparse.Namespace,
+        server: LocalS3Server,
+        peer_env: peers.PeerEnv,
+        scratch: Path,
+        link: LinkProxy | None = None,
     ):
         self.args = args
         self.server = server
+        self.link = link  # the tools' endpoint when set; the bench's own calls go straight to the server
         self.peer_env = peer_env
         self.scratch = scratch
         self.s3 = admin_client(server.endpoint_url)
@@ -273,26 +331,35 @@ class Bench:
 
     def measure(self, run: int, item: peers.Input, tool: peers.Tool) -> report.Measurement:
         self.counter += 1
-        target = peers.Target(self.server.endpoint_url, f"bench-{self.counter:04d}", f"r{run + 1}")
+        endpoint = self.link.endpoint_url if self.link else self.server.endpoint_url
+        target = peers.Target(endpoint, f"bench-{self.counter:04d}", f"r{run + 1}")
         result = report.Measurement(run, item.name, tool.name, item.source_bytes)
+        result.link = self.args.link.name
         fresh_bucket(self.s3, target.bucket)
         time.sleep(SETTLE_S)
-        log_path = self.scratch / f"{self.counter:04d}-{tool.name}.log"
-        timeout = 300 + item.source_bytes / (5 * MiB)
+        log_path = self.scratch / f"{self.counter:04d}-{tool.name.replace(':', '-')}.log"
+        if self.link:
+            self.link.snapshot(reset=True)
         usage = run_measured(
             tool.build(item, target, self.peer_env),
             self.env,
             log_path,
             self.server_pid,
-            timeout,
+            self.timeout_s(item),
             cwd=self.scratch,
         )
+        if self.link:
+            stats = self.link.snapshot()
+            result.connections, result.max_concurrent = stats.connections, stats.max_concurrent
+            result.proxy_cpu_s = stats.cpu_s
         result.wall_s, result.cpu_s = usage.wall_s, usage.cpu_s
         result.peak_rss_bytes, result.server_cpu_s = usage.peak_rss_bytes, usage.server_cpu_s
         if usage.exit_code != 0:
             result.error = f"exit {usage.exit_code}: {last_line(log_path)}"
         else:
             result.error = self.checked(target, item)
+        if result.ok and peers.is_async_ingest(tool) and not item.is_folder:
+            add_convergence(result, log_path)
         try:
             drop_bucket(self.s3, target.bucket)
         except (BotoCoreError, ClientError) as exc:
@@ -301,6 +368,13 @@ class Bench:
             log_path.unlink(missing_ok=True)
             log_path.with_suffix(".usage.json").unlink(missing_ok=True)
         return result
+
+    def timeout_s(self, item: peers.Input) -> float:
+        """Generous: a run is killed only when it is far slower than one connection of the link."""
+        rate = 5 * MiB
+        if self.args.link.conn_mbps is not None:
+            rate = min(rate, self.args.link.conn_mbps * MB / 2)
+        return 300 + item.source_bytes / rate
 
     def checked(self, target: peers.Target, item: peers.Input) -> str | None:
         try:
@@ -334,12 +408,26 @@ class Bench:
         return results
 
 
+def add_convergence(result: report.Measurement, log_path: Path) -> None:
+    """Steady throughput and convergence from async_ingest's JSON part events (bench/convergence.py)."""
+    try:
+        events = convergence.read_events(log_path.read_text(errors="replace").splitlines())
+    except OSError:
+        return
+    found = convergence.analyse(events) if events else None
+    if found is not None:
+        result.steady_mbps = found.steady_bps / MB
+        result.converged_fraction, result.converged_s = found.fraction, found.seconds
+
+
 def progress_line(m: report.Measurement, runs: int) -> str:
     status = "ok" if m.ok else f"FAILED: {m.error}"
+    link = "" if m.connections is None else f" {m.connections} conn (max {m.max_concurrent} at once)"
+    steady = "" if m.steady_mbps is None else f" steady {m.steady_mbps:.1f} MB/s"
     return (
         f"[run {m.run + 1}/{runs}] {m.input_name:<28} {m.tool:<12} {m.wall_s:7.2f} s wall "
         f"{m.cpu_s:6.2f} s cpu {m.peak_rss_bytes / report.MB:6.0f} MB "
-        f"{m.server_cpu_s:6.2f} s server  {status}"
+        f"{m.server_cpu_s:6.2f} s server{link}{steady}  {status}"
     )
 
 
@@ -400,19 +488,35 @@ def render(
     verdicts: Sequence[report.Verdict],
     facts: dict[str, str],
     versions: dict[str, str],
+    converged: str = "",
 ) -> str:
     header = "\n".join(f"| {k} | {v} |" for k, v in {**facts, **versions}.items())
+    link: LinkProfile = args.link
+    where = (
+        "SeaweedFS on loopback on the same machine"
+        if link.is_loopback
+        else f"SeaweedFS on the same machine, every tool through the emulated link {link.describe()} "
+        "(bench/linkproxy.py)"
+    )
     return (
         f"## Benchmark results ({facts['date']})\n\n"
         f"`python bench/run.py {' '.join(sys.argv[1:])}`: medians of {args.runs} interleaved run(s)"
         + (f" ({min(args.runs, args.many_runs)} for the folder of large files)" if args.many else "")
         + "; "
-        "SeaweedFS on loopback on the same machine; MB = 10^6 bytes; MB/s = source bytes / wall time; "
+        f"{where}; MB = 10^6 bytes; MB/s = source bytes / wall time; "
         "client CPU = user+sys of the tool's whole process tree; peak RSS = its largest process "
         "(for `iconv | aws` the larger of the two); ratios = async_ingest / peer (below 1: async_ingest "
         "is faster or leaner).\n\n"
-        "| machine and tools | |\n|---|---|\n" + header + "\n\n" + report.markdown_table(rows) + "\n"
-        "### Targets (issue 5)\n\n" + "\n".join(v.line() for v in verdicts) + "\n\n" + report.failures(rows)
+        "| machine and tools | |\n|---|---|\n"
+        + header
+        + "\n\n"
+        + report.markdown_table(rows)
+        + "\n"
+        + (converged + "\n" if converged else "")
+        + "### Targets (issue 5)\n\n"
+        + "\n".join(v.line() for v in verdicts)
+        + "\n\n"
+        + report.failures(rows)
     )
 
 
@@ -438,9 +542,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
     workdir: Path = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    facts = {"date": stamp.replace("T", " "), **machine()}
+    facts = {"date": stamp.replace("T", " "), "link": args.link.describe(), **machine()}
     names = selected_tools(args)
     tools = [t for t in peers.make_tools(args.pandas_size) if t.name in names]
+    after = next((n + 1 for n, t in enumerate(tools) if t.name == peers.REFERENCE), 0)
+    tools[after:after] = args.variant  # beside async_ingest's defaults
     peer_env = peers.ensure_peers((args.peers_venv or workdir / "venv-peers").resolve(), log)
 
     t0 = time.perf_counter()
@@ -450,8 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     scratch = workdir / "logs" / stamp  # the tools' output; only the failed runs' logs are kept
     scratch.mkdir(parents=True)
-    with seaweedfs(workdir) as server:
-        bench = Bench(args, server, peer_env, scratch)
+    with seaweedfs(workdir) as server, emulated_link(args.link, server) as link:
+        bench = Bench(args, server, peer_env, scratch, link)
         versions = peers.tool_versions(peer_env, bench.env, find_weed())
         measurements = bench.run_all(inputs, tools)
     if not any(scratch.iterdir()):
@@ -461,9 +567,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped = {(i.name, t.name): r for i in inputs for t in tools if t.accepts(i) and (r := t.skip_reason(i))}
     rows = report.summarise(measurements, order, skipped)
     verdicts = report.targets(rows, input_names(inputs))
+    converged = report.convergence(measurements, order)
     facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     facts["total bench time"] = f"{time.perf_counter() - started:.0f} s"
-    text = render(args, rows, verdicts, facts, versions)
+    text = render(args, rows, verdicts, facts, versions, converged)
     print(text)
     log(f"written to {write_results(args.results, stamp, text, measurements)}")
     return 1 if any(r.failed for r in rows) else 0
