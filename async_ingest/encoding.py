@@ -10,7 +10,9 @@ Order of decisions in :func:`detect`:
    (a few bad bytes, or legacy rows appended to a UTF-8 export) is also ``utf-8``, with a lower
    confidence: the strict transcoder then stops at the exact offset of the damage instead of a code
    page silently garbling every valid sequence.
-5. Legacy code pages. charset-normalizer proposes candidates from a bounded excerpt (the lines that hold
+5. Plainly Western European text in cp1252 is decided from a byte histogram (:func:`_western_shortcut`);
+   everything else goes on to step 6.
+6. Legacy code pages. charset-normalizer proposes candidates from a bounded excerpt (the lines that hold
    non-ASCII bytes), but its first answer is not trusted: on Western European text with few accented
    letters it ranks neighbour code pages such as mac_iceland or cp1250 first (charset_normalizer #624).
    Its pick competes with every code page of :data:`PREFERENCE_ORDER` that decodes all samples strictly.
