@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from async_ingest import __version__
+from async_ingest.checksums import CHECKSUM_NAMES, DEFAULT_CHECKSUM
 from async_ingest.display import printable
 from async_ingest.encoding import resolve_codec
 from async_ingest.events import FileFinished, FileResult
@@ -131,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-memory",
         default=format_size(DEFAULT_MAX_MEMORY).replace(" ", ""),
         help="part buffers, all files",
+    )
+    run.add_argument(
+        "--checksum",
+        choices=CHECKSUM_NAMES,
+        default=DEFAULT_CHECKSUM,
+        help="checksum of every part and of the object, verified by S3 and stored with it (crc64nvme); "
+        "md5: Content-MD5 and ETag, for stores without S3 checksums",
     )
     run.add_argument("--force", action="store_true", help="upload even files already uploaded unchanged")
     run.add_argument(
@@ -265,6 +273,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         resume=args.resume,
         sse=args.sse,
         sse_kms_key_id=args.sse_kms_key_id,
+        checksum=args.checksum,
     )
     parts_in_flight = max(1, max_memory // part_size)
     connection = ConnectionSettings(

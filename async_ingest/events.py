@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from async_ingest.checksums import StoredChecksum
 from async_ingest.sources import SourceFile
 
 Status = Literal["uploaded", "skipped", "failed", "planned"]
@@ -55,7 +56,8 @@ class FileResult:
     parts: int = 0
     replacements: int = 0
     etag: str | None = None
-    sha256: str | None = None
+    checksum: StoredChecksum | None = None  # what S3 stores for the object (read back for skipped)
+    sha256: str | None = None  # of the uploaded bytes, with --checksum sha256
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)

@@ -4,12 +4,13 @@ No network; the source file is handed in already open."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
+from async_ingest.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum
 from async_ingest.transcode import Transcoder
 from async_ingest.units import GiB, KiB, MiB
 
@@ -58,11 +59,13 @@ class Readable(Protocol):
 
 @dataclass
 class FilledPart:
-    """A part buffer and how much of it holds the part, with the part's MD5."""
+    """A part buffer and how much of it holds the part, with the part's checksum (in the --checksum
+    algorithm) and, when needed, its MD5."""
 
     buffer: bytearray
     size: int
-    md5: bytes
+    digest: bytes
+    md5: bytes | None = None  # --checksum md5, or a part --resume compares with an ETag
 
     @property
     def data(self) -> Part:
@@ -79,12 +82,28 @@ class PartFiller:
     not fit the part is kept for the next one. At most `length` source bytes are read: a file that
     grows meanwhile is caught afterwards by its size and time, and output always fits a buffer sized
     for the source's worst expansion.
+
+    Only what the checksum needs is computed: the part's checksum, its MD5 for the part numbers in
+    md5_parts (parts --resume compares with ETags), the whole object's SHA-256 if asked.
     """
 
-    def __init__(self, source: Readable, transcoder: Transcoder, part_size: int, length: int) -> None:
+    def __init__(
+        self,
+        source: Readable,
+        transcoder: Transcoder,
+        part_size: int,
+        length: int,
+        checksum: Checksum = CHECKSUMS[DEFAULT_CHECKSUM],
+        *,
+        md5_parts: Collection[int] = (),
+        whole_sha256: bool = False,
+    ) -> None:
         self.transcoder = transcoder
         self.part_size = part_size
-        self.sha256 = hashlib.sha256()  # of the whole object, part after part
+        self.checksum = checksum
+        self.sha256 = hashlib.sha256() if whole_sha256 else None  # of the whole object, part after part
+        self.parts = 0  # filled so far: the number of the part being filled, once fill() started
+        self._md5_parts = frozenset(md5_parts)
         self._source = source
         self._unread = length
         self._leftover = b""
@@ -113,8 +132,14 @@ class PartFiller:
         if not self._unread and not self.transcoder.finished:  # so `exhausted` is known right now
             filled = self._place(view, filled, limit, self.transcoder.finish())
         part = view[:filled]
-        self.sha256.update(part)
-        return FilledPart(buffer, filled, hashlib.md5(part, usedforsecurity=False).digest())
+        self.parts += 1
+        if self.sha256 is not None:
+            self.sha256.update(part)
+        digest = self.checksum.digest(part)
+        if not self.checksum.flexible:
+            return FilledPart(buffer, filled, digest, digest)
+        md5 = CHECKSUMS["md5"].digest(part) if self.parts in self._md5_parts else None
+        return FilledPart(buffer, filled, digest, md5)
 
     def _read_checked(self, target: memoryview) -> int:
         count = self._read_into(target)
@@ -148,11 +173,6 @@ class PartFiller:
     def _take_leftover(self) -> bytes:
         leftover, self._leftover = self._leftover, b""
         return leftover
-
-
-def content_md5(digest: bytes) -> str:
-    """The Content-MD5 header value (base64 of the binary MD5)."""
-    return base64.b64encode(digest).decode("ascii")
 
 
 def single_put_etag(md5_digest: bytes) -> str:

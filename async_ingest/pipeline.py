@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from async_ingest import __version__
 from async_ingest.budget import MemoryBudget
+from async_ingest.checksums import CHECKSUMS, Checksum, stored_checksum
 from async_ingest.encoding import (
     SAMPLE_WINDOW,
     SAMPLE_WINDOWS,
@@ -37,7 +38,7 @@ from async_ingest.events import (
 )
 from async_ingest.keys import InvalidKey, KeyFields, render_key
 from async_ingest.parts import FilledPart, PartFiller, max_expansion, plan_part_size
-from async_ingest.s3 import S3, S3Error
+from async_ingest.s3 import S3, S3Error, StoredObject
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceChanged, SourceFile, SourceReader, read_region, read_windows
 from async_ingest.transcode import DecodeFailure, Transcoder
@@ -54,9 +55,12 @@ def encoding_info(detection: Detection) -> EncodingInfo:
 
 def fingerprint(source: SourceFile, windows: list[bytes], settings: IngestSettings) -> str:
     """Cheap identity of a source and of the options that shape its object: size, mtime, the sampled
-    bytes. Stored in the object's metadata; a re-run with the same fingerprint skips the file."""
+    bytes, the checksum algorithm. Stored in the object's metadata; a re-run with the same fingerprint
+    skips the file, so an object stored with another checksum is uploaded again."""
     digest = hashlib.sha256()
     digest.update(f"{source.size}|{source.mtime_ns}|{settings.encoding}|{settings.on_decode_error}|".encode())
+    if settings.checksum != "md5":  # md5 objects keep the fingerprints of the versions before --checksum
+        digest.update(f"checksum={settings.checksum}|".encode())
     for window in windows:
         digest.update(hashlib.sha256(window).digest())
     return digest.hexdigest()[:32]
@@ -146,14 +150,24 @@ async def abort_stale_uploads(s3: S3, bucket: str, key: str, keep: str | None = 
     return len(stale)
 
 
-async def resume_point(s3: S3, bucket: str, key: str) -> tuple[str, dict[int, UploadedPart]] | None:
-    """The newest unfinished upload to key and its parts; older ones are aborted."""
+async def resume_point(
+    s3: S3, bucket: str, key: str, checksum: Checksum
+) -> tuple[str, dict[int, UploadedPart]] | None:
+    """The newest unfinished upload to key and its parts; older ones are aborted, and so is one
+    started with another checksum algorithm (ListParts names it; SeaweedFS does not, see
+    ObjectWriter._check_checksum)."""
     uploads = await unfinished_uploads(s3, bucket, key)
     if not uploads:
         return None
     await abort_stale_uploads(s3, bucket, key, keep=uploads[0])
-    parts = await s3.list_parts(bucket, key, uploads[0])
-    return uploads[0], {int(p["PartNumber"]): UploadedPart(str(p["ETag"]), int(p["Size"])) for p in parts}
+    parts, algorithm = await s3.list_parts_and_algorithm(bucket, key, uploads[0])
+    if algorithm is not None and algorithm != (checksum.s3_name if checksum.flexible else None):
+        await abort_upload(s3, bucket, key, uploads[0])
+        return None
+    return uploads[0], {
+        int(p["PartNumber"]): UploadedPart(str(p["ETag"]), int(p["Size"]), p.get(checksum.member))
+        for p in parts
+    }
 
 
 async def upload_stream(job: FileJob) -> FileResult:
@@ -169,6 +183,7 @@ async def upload_stream(job: FileJob) -> FileResult:
     def part_done(number: int, size: int) -> None:
         job.emit(PartUploaded(source, number, size, transcoder.bytes_in))
 
+    checksum = CHECKSUMS[settings.checksum]
     writer = ObjectWriter(
         job.s3,
         settings.bucket,
@@ -177,16 +192,27 @@ async def upload_stream(job: FileJob) -> FileResult:
         job.budget,
         job.reservation(),
         verify_etag=settings.verify_etag and settings.sse != "aws:kms",
+        checksum=checksum,
         on_part=part_done,
     )
+    md5_parts: list[int] = []  # parts to compare with the ETags of parts already uploaded
     if source.size > part_size:
-        found = await resume_point(job.s3, settings.bucket, job.key) if job.resume else None
+        found = await resume_point(job.s3, settings.bucket, job.key, checksum) if job.resume else None
         if found is not None:
             writer.resume(*found)
+            md5_parts = [number for number, part in found[1].items() if part.checksum is None]
         else:
             await abort_stale_uploads(job.s3, settings.bucket, job.key)
     reader = SourceReader(source)
-    filler = PartFiller(reader, transcoder, part_size, source.size)
+    filler = PartFiller(
+        reader,
+        transcoder,
+        part_size,
+        source.size,
+        checksum,
+        md5_parts=md5_parts,
+        whole_sha256=settings.sha256,
+    )
     try:
         while True:
             part = await fill_part(filler, reader, await writer.next_buffer())
@@ -216,7 +242,8 @@ async def upload_stream(job: FileJob) -> FileResult:
         parts=written.parts,
         replacements=transcoder.replacements,
         etag=written.etag,
-        sha256=filler.sha256.hexdigest(),
+        checksum=written.checksum,
+        sha256=filler.sha256.hexdigest() if filler.sha256 is not None else None,
     )
 
 
@@ -250,15 +277,15 @@ async def _abort(writer: ObjectWriter) -> None:
 
 async def already_landed(
     s3: S3, settings: IngestSettings, key: str, fp: str, listed: set[str] | None = None
-) -> str | None:
-    """The ETag of an object already uploaded from this same source, or None. listed: the keys
-    known to exist (None: unknown); a key not among them needs no request at all."""
+) -> StoredObject | None:
+    """The object already uploaded from this same source (ETag, stored checksum), or None. listed:
+    the keys known to exist (None: unknown); a key not among them needs no request at all."""
     if listed is not None and key not in listed:
         return None
     head = await s3.head_object(settings.bucket, key)
     if head is None or head.get("Metadata", {}).get("fingerprint") != fp:
         return None
-    return str(head.get("ETag"))
+    return StoredObject(str(head.get("ETag")), stored_checksum(head, CHECKSUMS[settings.checksum].s3_name))
 
 
 # A run lists what is already under its keys' common prefix once, instead of a HEAD per file (which
@@ -332,10 +359,23 @@ async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
         ValueError,
     ) as exc:
         result.status = "failed"
-        result.error = f"{source.path}: {exc}"
+        result.error = f"{source.path}: {exc}{checksum_hint(exc, ctx.settings)}"
     result.seconds = time.monotonic() - started
     ctx.emit(FileFinished(result))
     return result
+
+
+# What stores without flexible checksums answer to an x-amz-checksum-* header they do not know.
+REFUSED_CHECKSUM_CODES = {"InvalidArgument", "InvalidRequest", "NotImplemented", "BadRequest", "400", "501"}
+
+
+def checksum_hint(exc: Exception, settings: IngestSettings) -> str:
+    """A request refused as invalid while it carried a checksum header: the store may not know the
+    header, and --checksum md5 is the way around it."""
+    if not isinstance(exc, S3Error) or exc.code not in REFUSED_CHECKSUM_CODES or settings.checksum == "md5":
+        return ""
+    name = f"x-amz-checksum-{settings.checksum}"
+    return f" (this store may not accept the {name} header: use --checksum md5)"
 
 
 async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection, str]:
@@ -356,9 +396,9 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
         result.status = "planned"
         return result
     if not settings.force:
-        etag = await already_landed(s3, settings, result.key, fp, ctx.listed)
-        if etag is not None:
-            result.status, result.etag = "skipped", etag
+        landed = await already_landed(s3, settings, result.key, fp, ctx.listed)
+        if landed is not None:
+            result.status, result.etag, result.checksum = "skipped", landed.etag, landed.checksum
             return result
     emit(FileStarted(source, result.key, result.encoding))
     job = FileJob(source, result.key, detection, fp, settings, s3, ctx.budget, emit, resume=settings.resume)

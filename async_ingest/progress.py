@@ -39,18 +39,28 @@ def describe_encoding(result: FileResult) -> str:
     return text
 
 
+def describe_checksum(result: FileResult) -> str:
+    """The checksum S3 stores, as a downstream check would compare it: crc64nvme=BASE64."""
+    stored = result.checksum
+    return f"  {stored.algorithm.lower()}={stored.value}" if stored else ""
+
+
 def file_line(result: FileResult) -> str:
     target = f"s3://{result.bucket}/{result.key}"
     if result.status == "failed":
         return f"FAILED {result.error}"
     if result.status == "skipped":
-        return f"{result.source.path} -> {target}  skipped (already uploaded from this same source)"
+        return (
+            f"{result.source.path} -> {target}  skipped (already uploaded from this same source)"
+            f"{describe_checksum(result)}"
+        )
     if result.status == "planned":
         size = format_size(result.source.size)
         return f"{result.source.path} -> {target}  {describe_encoding(result)}  {size}"
     return (
         f"{result.source.path} -> {target}  {describe_encoding(result)}  "
         f"{format_size(result.bytes_read)} -> {format_size(result.bytes_written)}  {result.seconds:.2f} s"
+        f"{describe_checksum(result)}"
     )
 
 

@@ -21,6 +21,8 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 
+from async_ingest.checksums import StoredChecksum, stored_checksum
+
 Body = bytes | bytearray | memoryview  # a part: a whole buffer or the start of one
 CONTENT_TYPE = "text/csv; charset=utf-8"
 DEFAULT_REGION = "us-east-1"
@@ -129,6 +131,14 @@ class PartPayload(Payload):
                 return
             remaining -= len(chunk)
             await writer.write(chunk)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What the server answers for an object that now exists."""
+
+    etag: str
+    checksum: StoredChecksum | None = None
 
 
 class S3Error(RuntimeError):
@@ -285,14 +295,15 @@ def client_config(settings: ConnectionSettings) -> AioConfig:
         # botocore's standard mode: exponential backoff with jitter on throttling, 5xx and
         # connection errors; bodies are bytes in memory, so a retried part is re-sent exactly.
         retries={"mode": "standard", "max_attempts": settings.max_attempts},
-        # We send Content-MD5 on every request ourselves. botocore >= 1.36 would add CRC32
-        # trailers (aws-chunked) that several S3-compatible servers reject or store wrongly.
+        # We send each body's checksum ourselves (x-amz-checksum-*, or Content-MD5 with --checksum
+        # md5). botocore >= 1.36 would otherwise add CRC32 trailers (aws-chunked) that several
+        # S3-compatible servers reject or store wrongly.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         s3={
             # S3-compatible servers behind an endpoint URL rarely do virtual-hosted buckets.
             "addressing_style": "path" if settings.endpoint_url else "auto",
-            # Bodies are protected by Content-MD5, which the server verifies; signing their SHA-256
+            # Bodies are protected by their checksum, which the server verifies; signing their SHA-256
             # too (botocore does over plain http) would hash every byte once more (bench profile).
             "payload_signing_enabled": False,
         },
@@ -302,8 +313,9 @@ def client_config(settings: ConnectionSettings) -> AioConfig:
 class S3:
     """Async calls on one bucket-agnostic client. Raises S3Error with one-line messages."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, max_attempts: int = 5) -> None:
         self._client = client
+        self._max_attempts = max_attempts
 
     async def ensure_bucket(self, bucket: str, region: str, *, create: bool) -> bool:
         """True if the bucket was created. Idempotent: an existing bucket we own is fine."""
@@ -353,23 +365,35 @@ class S3:
             raise wrap_error(exc, context) from None
 
     async def _call_with_body(self, context: str, method: str, body: Body, **kwargs: Any) -> Any:
-        with contextlib.closing(PartBody(body)) as stream:
-            return await self._call(context, method, Body=stream, **kwargs)
+        """A body the server found damaged on arrival (its checksum does not match: BadDigest) is sent
+        again from memory; botocore's standard retry mode does not retry that error."""
+        attempt = 1
+        while True:
+            try:
+                with contextlib.closing(PartBody(body)) as stream:
+                    return await self._call(context, method, Body=stream, **kwargs)
+            except S3Error as exc:
+                if exc.code != "BadDigest" or attempt >= self._max_attempts:
+                    raise
+                attempt += 1
 
     async def put_object(
-        self, bucket: str, key: str, body: Body, content_md5: str, extra: Mapping[str, Any]
-    ) -> str:
+        self, bucket: str, key: str, body: Body, checksum: Mapping[str, str], extra: Mapping[str, Any]
+    ) -> StoredObject:
+        """checksum: the body's checksum arguments (Checksum.request_args)."""
         response = await self._call_with_body(
             f"upload s3://{bucket}/{key}",
             "put_object",
             body,
             Bucket=bucket,
             Key=key,
-            ContentMD5=content_md5,
             ContentType=CONTENT_TYPE,
+            **checksum,
             **extra,
         )
-        return str(response["ETag"])
+        return StoredObject(
+            str(response["ETag"]), stored_checksum(response, checksum.get("ChecksumAlgorithm"))
+        )
 
     async def create_multipart(self, bucket: str, key: str, extra: Mapping[str, Any]) -> str:
         started = time.monotonic()
@@ -401,7 +425,7 @@ class S3:
                     await self.abort_multipart(bucket, key, str(upload["UploadId"]))
 
     async def upload_part(
-        self, bucket: str, key: str, upload_id: str, number: int, body: Body, content_md5: str
+        self, bucket: str, key: str, upload_id: str, number: int, body: Body, checksum: Mapping[str, str]
     ) -> str:
         response = await self._call_with_body(
             f"upload part {number} of s3://{bucket}/{key}",
@@ -411,14 +435,21 @@ class S3:
             Key=key,
             UploadId=upload_id,
             PartNumber=number,
-            ContentMD5=content_md5,
+            **checksum,
         )
         return str(response["ETag"])
 
     async def complete_multipart(
-        self, bucket: str, key: str, upload_id: str, etags: list[tuple[int, str]]
-    ) -> str:
-        parts = [{"PartNumber": n, "ETag": e} for n, e in sorted(etags)]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[dict[str, Any]],
+        checksum: Mapping[str, str],
+        algorithm: str | None = None,
+    ) -> StoredObject:
+        """parts: PartNumber, ETag and the part's checksum member, in order; checksum: the
+        full-object value (Checksum.complete_args); algorithm: the one whose stored value to return."""
         response = await self._call(
             f"complete upload s3://{bucket}/{key}",
             "complete_multipart_upload",
@@ -426,8 +457,9 @@ class S3:
             Key=key,
             UploadId=upload_id,
             MultipartUpload={"Parts": parts},
+            **checksum,
         )
-        return str(response["ETag"])
+        return StoredObject(str(response["ETag"]), stored_checksum(response, algorithm))
 
     async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
         await self._call(
@@ -456,18 +488,30 @@ class S3:
             )
 
     async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[dict[str, Any]]:
+        parts, _ = await self.list_parts_and_algorithm(bucket, key, upload_id)
+        return parts
+
+    async def list_parts_and_algorithm(
+        self, bucket: str, key: str, upload_id: str
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The parts of an upload (with their checksums, where the server gives them) and the
+        checksum algorithm the upload was started with (None: none, or the server does not say)."""
         parts: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
         while True:
             response = await self._call(f"list parts of s3://{bucket}/{key}", "list_parts", **kwargs)
             parts.extend(response.get("Parts", []))
             if not response.get("IsTruncated"):
-                return parts
+                algorithm = response.get("ChecksumAlgorithm")
+                return parts, str(algorithm) if algorithm else None
             kwargs["PartNumberMarker"] = response.get("NextPartNumberMarker", 0)
 
     async def head_object(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:
-            response: dict[str, Any] = await self._client.head_object(Bucket=bucket, Key=key)
+            # ChecksumMode: the answer carries the checksum S3 stores for the object.
+            response: dict[str, Any] = await self._client.head_object(
+                Bucket=bucket, Key=key, ChecksumMode="ENABLED"
+            )
             return response
         except ClientError as exc:
             code, _ = describe_error(exc)
@@ -516,4 +560,4 @@ async def open_s3(settings: ConnectionSettings) -> AsyncIterator[tuple[S3, str]]
     async with session.client(
         "s3", endpoint_url=settings.endpoint_url, region_name=region, config=client_config(settings)
     ) as client:
-        yield S3(client), region
+        yield S3(client, settings.max_attempts), region

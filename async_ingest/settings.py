@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from async_ingest.checksums import DEFAULT_CHECKSUM, ChecksumName
 from async_ingest.keys import DEFAULT_KEY_TEMPLATE
 from async_ingest.parts import DEFAULT_PART_SIZE
 from async_ingest.s3 import ConnectionSettings
@@ -46,6 +47,12 @@ class IngestSettings:
     sse: SSE | None = None
     sse_kms_key_id: str | None = None
     verify_etag: bool = True
+    checksum: ChecksumName = DEFAULT_CHECKSUM
+
+    @property
+    def sha256(self) -> bool:
+        """The report carries the SHA-256 of the uploaded bytes (it costs a pass over them)."""
+        return self.checksum == "sha256"
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from async_ingest.budget import MemoryBudget
-from async_ingest.parts import FilledPart, content_md5, multipart_etag, same_etag, single_put_etag
-from async_ingest.s3 import S3, S3Error
+from async_ingest.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum, StoredChecksum, b64
+from async_ingest.parts import FilledPart, multipart_etag, same_etag, single_put_etag
+from async_ingest.s3 import S3, S3Error, StoredObject
 
 ABORT_ATTEMPTS = 3
 
 
 class IntegrityError(RuntimeError):
-    """The server's ETag is not the one computed from the bytes sent."""
+    """The server's checksum (or ETag) is not the one computed from the bytes sent."""
 
 
 class ResumeMismatch(RuntimeError):
@@ -30,6 +31,7 @@ class UploadedPart:
 
     etag: str
     size: int
+    checksum: str | None = None  # base64, in the upload's algorithm, if ListParts gives it
 
 
 @dataclass
@@ -37,6 +39,7 @@ class WrittenObject:
     etag: str
     size: int
     parts: int
+    checksum: StoredChecksum | None = None  # what S3 stores for the object
 
 
 @dataclass
@@ -47,24 +50,28 @@ class ObjectWriter:
     extra: Mapping[str, Any]  # metadata, SSE... for PutObject / CreateMultipartUpload
     budget: MemoryBudget
     reservation_size: int
-    verify_etag: bool = True
+    verify_etag: bool = True  # --checksum md5 only (an SSE-KMS ETag is no MD5)
+    checksum: Checksum = CHECKSUMS[DEFAULT_CHECKSUM]
     on_part: Callable[[int, int], None] = lambda number, size: None
     _held: FilledPart | None = None  # the first full part, kept until we know whether a second follows
     _filling: bytearray | None = None  # the paid buffer of the part being filled now
     _upload_id: str | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _etags: dict[int, str] = field(default_factory=dict)
-    _md5s: dict[int, bytes] = field(default_factory=dict)
+    _digests: dict[int, tuple[bytes, int]] = field(default_factory=dict)  # part checksum and size
     _next_number: int = 1
     _size: int = 0
     _uploaded: dict[int, UploadedPart] = field(default_factory=dict)  # --resume: parts already there
+    _resumed: bool = False
     parts_reused: int = 0
 
     def resume(self, upload_id: str, uploaded: dict[int, UploadedPart]) -> None:
-        """Continue an unfinished multipart upload: a regenerated part whose size and MD5 match the
-        part already uploaded is not sent again; any other difference raises ResumeMismatch."""
+        """Continue an unfinished multipart upload: a regenerated part whose size and checksum (the
+        one ListParts gives, else the ETag as MD5) match the part already uploaded is not sent again;
+        any other difference raises ResumeMismatch."""
         self._upload_id = upload_id
         self._uploaded = dict(uploaded)
+        self._resumed = True
 
     async def next_buffer(self) -> bytearray:
         """The paid buffer to fill with the next part (the same one until it is written)."""
@@ -91,7 +98,8 @@ class ObjectWriter:
         self._dispatch(part)
 
     async def _start_multipart(self) -> None:
-        self._upload_id = await self.s3.create_multipart(self.bucket, self.key, self.extra)
+        extra = {**self.extra, **self.checksum.create_args()}
+        self._upload_id = await self.s3.create_multipart(self.bucket, self.key, extra)
         if self._held is not None:
             held, self._held = self._held, None
             self._dispatch(held)
@@ -119,16 +127,28 @@ class ObjectWriter:
         else:
             self.budget.return_buffer(last.buffer)
         await self._wait_parts()
-        etags = sorted(self._etags.items())
+        numbers = sorted(self._etags)
+        pieces = [self._digests[n] for n in numbers]
+        parts = [
+            {"PartNumber": n, "ETag": self._etags[n], **self.checksum.part_entry(self._digests[n][0])}
+            for n in numbers
+        ]
         upload_id, self._upload_id = self._upload_id, None
         assert upload_id is not None
         try:
-            etag = await self.s3.complete_multipart(self.bucket, self.key, upload_id, etags)
+            stored = await self.s3.complete_multipart(
+                self.bucket,
+                self.key,
+                upload_id,
+                parts,
+                self.checksum.complete_args(pieces),
+                self.checksum.s3_name,
+            )
         except BaseException:
             self._upload_id = upload_id  # not completed: abort() must still clean it up
             raise
-        await self._verify_landed(etag, multipart_etag([self._md5s[n] for n, _ in etags]))
-        return WrittenObject(etag, self._size, len(etags))
+        await self._verify_landed(stored, pieces, multipart=True)
+        return WrittenObject(stored.etag, self._size, len(numbers), stored.checksum)
 
     async def abort(self) -> None:
         """Cancel parts in flight and abort the multipart upload; safe to call more than once."""
@@ -145,23 +165,23 @@ class ObjectWriter:
         self._held = None
         self._size += part.size
         try:
-            etag = await self.s3.put_object(
-                self.bucket, self.key, part.data, content_md5(part.md5), self.extra
+            stored = await self.s3.put_object(
+                self.bucket, self.key, part.data, self.checksum.request_args(part.digest), self.extra
             )
         finally:
             self.budget.return_buffer(part.buffer)
             self._release_all()
-        await self._verify_landed(etag, single_put_etag(part.md5))
+        await self._verify_landed(stored, [(part.digest, part.size)], multipart=False)
         self.on_part(1, part.size)
-        return WrittenObject(etag, self._size, 1)
+        return WrittenObject(stored.etag, self._size, 1, stored.checksum)
 
     def _dispatch(self, part: FilledPart) -> None:
         """Start sending a part; the task owns the part's buffer from here on."""
         number = self._next_number
         self._next_number += 1
-        self._md5s[number] = part.md5
+        self._digests[number] = (part.digest, part.size)
         self._size += part.size
-        if self._reuse(number, part.size, part.md5):
+        if self._reuse(number, part):
             self.budget.return_buffer(part.buffer)
             return
         task = asyncio.create_task(self._send(number, part))
@@ -172,17 +192,23 @@ class ObjectWriter:
     async def _send(self, number: int, part: FilledPart) -> None:
         assert self._upload_id is not None
         etag = await self.s3.upload_part(
-            self.bucket, self.key, self._upload_id, number, part.data, content_md5(part.md5)
+            self.bucket, self.key, self._upload_id, number, part.data, self.checksum.request_args(part.digest)
         )
-        self._check_etag(etag, single_put_etag(part.md5))
+        if not self.checksum.flexible:  # a flexible checksum is verified by the server itself
+            self._check_etag(etag, single_put_etag(part.digest))
         self._etags[number] = etag
         self.on_part(number, part.size)
 
-    def _reuse(self, number: int, size: int, md5: bytes) -> bool:
+    def _reuse(self, number: int, part: FilledPart) -> bool:
         uploaded = self._uploaded.pop(number, None)
         if uploaded is None:
             return False
-        if uploaded.size != size or not same_etag(uploaded.etag, md5.hex()):
+        if uploaded.checksum is not None and self.checksum.flexible:
+            same = uploaded.checksum == b64(part.digest)
+        else:  # the server lists no part checksums (SeaweedFS): its ETag is the part's MD5
+            same = part.md5 is not None and same_etag(uploaded.etag, part.md5.hex())
+        size = part.size
+        if uploaded.size != size or not same:
             raise ResumeMismatch(
                 f"part {number} on the server differs from the source now; the source changed since "
                 "the interrupted run"
@@ -212,13 +238,37 @@ class ObjectWriter:
             if buffer is not None:
                 self.budget.return_buffer(buffer)
 
-    async def _verify_landed(self, returned: str, expected: str) -> None:
-        """A complete object whose ETag is wrong is not the data we sent: delete it, fail the file."""
+    async def _verify_landed(
+        self, stored: StoredObject, pieces: list[tuple[bytes, int]], *, multipart: bool
+    ) -> None:
+        """A complete object whose checksum (or ETag) is wrong is not the data we sent: delete it,
+        fail the file."""
         try:
-            self._check_etag(returned, expected)
-        except IntegrityError:
+            if not self.checksum.flexible:
+                digests = [digest for digest, _ in pieces]
+                self._check_etag(
+                    stored.etag, multipart_etag(digests) if multipart else single_put_etag(digests[0])
+                )
+            else:
+                self._check_checksum(stored.checksum, self.checksum.object_value(pieces, multipart=multipart))
+        except (IntegrityError, ResumeMismatch):
             await self.s3.delete_object(self.bucket, self.key)
             raise
+
+    def _check_checksum(self, stored: StoredChecksum | None, expected: str) -> None:
+        name = self.checksum.s3_name
+        if stored is None or stored.algorithm != name:
+            if self._resumed:  # SeaweedFS ignores the checksum of an upload started without one
+                raise ResumeMismatch(f"the unfinished upload was not started with {name}")
+            raise IntegrityError(
+                f"s3://{self.bucket}/{self.key}: the server returned no {name} checksum for the object; "
+                "this store may not support S3 checksums: use --checksum md5"
+            )
+        if stored.value != expected:
+            raise IntegrityError(
+                f"s3://{self.bucket}/{self.key}: server {name} {stored.value} does not match the {expected} "
+                "computed from the bytes sent"
+            )
 
     def _check_etag(self, returned: str, expected: str) -> None:
         if self.verify_etag and not same_etag(returned, expected):

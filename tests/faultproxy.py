@@ -2,7 +2,8 @@
 asyncio loop in a thread and parses the client's HTTP/1.1 requests (request line, headers,
 Content-Length body), so faults are keyed by request even on kept-alive connections: the nth request
 whose request line matches a pattern (e.g. r"partNumber=2\\b") is reset (RST), stalled, has its
-response cut mid-way, or is answered "503 Slow Down" without reaching the server."""
+response cut mid-way, has a byte of its body changed on the way, or is answered "503 Slow Down" or
+"400 InvalidArgument" without reaching the server."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from typing import Any
 _XML = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
 SLOW_DOWN = b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nConnection: close\r\n"
 SLOW_DOWN += b"Content-Length: %d\r\n\r\n%s" % (len(_XML), _XML)
+_REFUSED_XML = b"<Error><Code>InvalidArgument</Code><Message>Unsupported header.</Message></Error>"
+REFUSED = b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+REFUSED += b"Content-Length: %d\r\n\r\n%s" % (len(_REFUSED_XML), _REFUSED_XML)
 CHUNK = 256 * 1024
 
 
@@ -27,16 +31,17 @@ CHUNK = 256 * 1024
 class Fault:
     """Do `kind` to the matching requests number nth .. nth+times-1 (times=0: every one from nth on)."""
 
-    kind: str  # reset | stall | cut | slowdown | none
+    kind: str  # reset | stall | cut | slowdown | refuse (400) | corrupt (a body byte changed) | none
     match: str = ""  # regex searched in the request line: "PUT /bucket/key?uploadId=..&partNumber=2 HTTP/1.1"
+    header: str = ""  # regex the request's header lines must contain too (case-insensitive)
     nth: int = 1
     times: int = 1
     seconds: float = 60.0  # stall: hold the request this long at most (release() ends it sooner)
     cut_after: int = 20  # cut: bytes of the response forwarded before the connection is dropped
     seen: int = 0
 
-    def wants(self, request_line: str) -> bool:
-        if not re.search(self.match, request_line):
+    def wants(self, request_line: str, headers: str = "") -> bool:
+        if not re.search(self.match, request_line) or not re.search(self.header, headers, re.IGNORECASE):
             return False
         self.seen += 1
         return self.seen >= self.nth and (not self.times or self.seen < self.nth + self.times)
@@ -109,11 +114,13 @@ class FaultProxy:
         self._released.set()
         self._released = asyncio.Event()
 
-    def _record(self, request_line: str) -> Fault:
+    def _record(self, request_line: str, headers: str) -> Fault:
         with self._lock:
             self.requests.append(request_line)
             self._seen.notify_all()
-            wanted = [f for f in self.faults if f.wants(request_line)]  # every rule counts its matches
+            wanted = [
+                f for f in self.faults if f.wants(request_line, headers)
+            ]  # every rule counts its matches
         return wanted[0] if wanted else Fault("none")
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
@@ -140,16 +147,16 @@ class FaultProxy:
                 headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
                 assert "chunked" not in headers.get("transfer-encoding", ""), "chunked: not supported"
                 length = int(headers.get("content-length", "0"))
-                fault = self._record(request_line)
+                fault = self._record(request_line, "\r\n".join(lines))
                 if fault.kind == "reset":
                     sock = client_w.get_extra_info("socket")
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     client_w.transport.abort()  # closed with SO_LINGER 0: the client gets a RST
                     return
-                if fault.kind == "slowdown":
+                if fault.kind in ("slowdown", "refuse"):
                     if headers.get("expect", "").lower() != "100-continue":  # else no body comes
                         await self._forward(client_r, length, None)
-                    client_w.write(SLOW_DOWN)
+                    client_w.write(SLOW_DOWN if fault.kind == "slowdown" else REFUSED)
                     await client_w.drain()
                     return
                 if fault.kind == "stall":
@@ -165,7 +172,7 @@ class FaultProxy:
                     arm()
                 server_w.write(head)
                 await server_w.drain()
-                await self._forward(client_r, length, server_w, arm)
+                await self._forward(client_r, length, server_w, arm, corrupt=fault.kind == "corrupt")
         finally:
             if down is not None:
                 down.cancel()
@@ -174,13 +181,21 @@ class FaultProxy:
                 server_w.close()
 
     async def _forward(
-        self, reader: Any, length: int, writer: Any, at_end: Callable[[], object] | None = None
+        self,
+        reader: Any,
+        length: int,
+        writer: Any,
+        at_end: Callable[[], object] | None = None,
+        *,
+        corrupt: bool = False,
     ) -> None:
-        """Pass one request body on (writer None: drop it)."""
+        """Pass one request body on (writer None: drop it; corrupt: with its first byte changed)."""
         while length:
             data = await reader.read(min(length, CHUNK))
             if not data:
                 raise asyncio.IncompleteReadError(b"", length)
+            if corrupt:
+                data, corrupt = bytes([data[0] ^ 0x20]) + data[1:], False
             length -= len(data)
             if not length and at_end is not None:
                 at_end()

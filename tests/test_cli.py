@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,10 @@ def test_multipart_path_for_a_file_larger_than_a_part(
     report = json.loads((tmp_path / "report.json").read_text())
     entry = report["files"][0]
     assert entry["status"] == "uploaded" and entry["parts"] == parts and entry["source_encoding"] == "cp1252"
-    import hashlib
+    from awscrt.checksums import crc64nvme
 
-    assert entry["sha256"] == hashlib.sha256(body).hexdigest()
+    stored = base64.b64encode(crc64nvme(body).to_bytes(8, "big")).decode()
+    assert (entry["checksum_algorithm"], entry["checksum"], entry["sha256"]) == ("CRC64NVME", stored, None)
     assert entry["bytes_written"] == len(body) and entry["bytes_read"] == len(text.encode("cp1252"))
     assert open_uploads(s3, shared_bucket, prefix) == []
 

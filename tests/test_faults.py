@@ -103,7 +103,8 @@ def assert_landed_or_nothing(s3: Any, bucket: str, key: str, expected: bytes, la
         assert key not in list_keys(s3, bucket, prefix)
 
 
-@pytest.mark.parametrize("kind", ["slowdown", "reset", "cut"])
+# corrupt: a byte of the part changes on the way; the server's check of its checksum refuses it.
+@pytest.mark.parametrize("kind", ["slowdown", "reset", "cut", "corrupt"])
 def test_a_part_that_fails_once_is_sent_again_and_the_object_lands_exact(
     kind: str, proxy: FaultProxy, s3: Any, shared_bucket: str, prefix: str, big: tuple[Path, bytes]
 ) -> None:
@@ -313,3 +314,29 @@ def test_with_many_other_objects_under_the_prefix_each_file_is_checked_on_its_ow
     again = run_cli(*args, env=cli_env())
     assert again.returncode == 0, again.output
     assert "3 (0 uploaded, 3 skipped, 0 failed)" in again.stdout
+
+
+def test_a_store_refusing_checksum_headers_names_checksum_md5_which_works_there(
+    proxy: FaultProxy, s3: Any, shared_bucket: str, prefix: str, big: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    """A store without flexible checksums answers 400 to x-amz-checksum-* headers: each file fails
+    with one line that names --checksum md5, and with it the same files land."""
+    source, expected = big
+    folder = tmp_path / "src"
+    folder.mkdir()
+    shutil.copy(source, folder / "big.csv")
+    (folder / "small.csv").write_text("id|nome\n1|José\n", encoding="utf-8")
+    proxy.add(Fault("refuse", header=r"x-amz-checksum-", times=0))
+    result = run_cli(*upload_args(proxy, folder, shared_bucket, prefix), env=cli_env(), timeout=90)
+    assert result.returncode == 1, result.output
+    failed = [line for line in result.stderr.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 2, result.output
+    assert all(line.endswith("header: use --checksum md5)") for line in failed), failed
+    assert "Traceback" not in result.output
+    assert list_keys(s3, shared_bucket, prefix + "/") == [] and open_uploads(s3, shared_bucket, prefix) == []
+    result = run_cli(
+        *upload_args(proxy, folder, shared_bucket, prefix, "--checksum", "md5"), env=cli_env(), timeout=90
+    )
+    assert result.returncode == 0, result.output
+    assert_landed_or_nothing(s3, shared_bucket, f"{prefix}/big.csv", expected, landed=True)
+    assert read_object(s3, shared_bucket, f"{prefix}/small.csv") == "id|nome\n1|José\n".encode()

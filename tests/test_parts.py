@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from async_ingest.checksums import CHECKSUMS
 from async_ingest.parts import (
     MAX_PARTS,
     MIN_PART_SIZE,
@@ -39,7 +40,7 @@ def fill_all(filler: PartFiller, buffer_size: int) -> list[bytes]:
     parts: list[bytes] = []
     while True:
         part = filler.fill(bytearray(buffer_size))
-        assert part.md5 == hashlib.md5(part.data).digest()
+        assert part.digest == CHECKSUMS["crc64nvme"].digest(part.data) and part.md5 is None
         parts.append(bytes(part.data))
         if filler.exhausted:
             return parts
@@ -64,7 +65,7 @@ def test_parts_are_fixed_size_and_rejoin_to_the_utf8_text(
     assert b"".join(parts) == expected
     assert all(len(p) == part_size for p in parts[:-1])
     assert 0 < len(parts[-1]) <= part_size or expected == b""
-    assert filler.sha256.hexdigest() == hashlib.sha256(expected).hexdigest()
+    assert filler.sha256 is None  # only with --checksum sha256
     assert transcoder.bytes_in == len(source)
 
 
@@ -124,3 +125,21 @@ def test_multipart_etag_is_md5_of_part_md5s() -> None:
     expected = hashlib.md5(digests[0] + digests[1]).hexdigest() + "-2"
     assert multipart_etag(digests) == f'"{expected}"'
     assert same_etag(f'"{expected.upper()}"', expected)
+
+
+def test_only_what_the_checksum_needs_is_computed() -> None:
+    """md5: the part's MD5 is its checksum; sha256 asked: the whole object's too; resume: the MD5 of
+    the parts to compare with ETags, and only those."""
+    data = b"x" * 25
+    md5_filler = PartFiller(ShortReads(data, []), Transcoder("utf-8"), 10, len(data), CHECKSUMS["md5"])
+    first = md5_filler.fill(bytearray(10))
+    assert first.digest == first.md5 == hashlib.md5(data[:10]).digest()
+    whole = PartFiller(
+        ShortReads(data, []), Transcoder("utf-8"), 10, len(data), CHECKSUMS["sha256"], whole_sha256=True
+    )
+    digests = [whole.fill(bytearray(10)).digest for _ in range(3)]
+    assert digests[2] == hashlib.sha256(data[20:]).digest()
+    assert whole.sha256 is not None and whole.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
+    resumed = PartFiller(ShortReads(data, []), Transcoder("utf-8"), 10, len(data), md5_parts=[2])
+    md5s = [resumed.fill(bytearray(10)).md5 for _ in range(3)]
+    assert md5s == [None, hashlib.md5(data[10:20]).digest(), None]

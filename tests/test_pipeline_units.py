@@ -45,3 +45,5 @@ def test_fingerprint_changes_with_content_size_mtime_and_options() -> None:
     assert base != fingerprint(
         SOURCE, [b"head", b"tail"], IngestSettings(bucket="b", on_decode_error="replace")
     )
+    # An object stored with another checksum is not taken for this one.
+    assert base != fingerprint(SOURCE, [b"head", b"tail"], IngestSettings(bucket="b", checksum="crc32c"))

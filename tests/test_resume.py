@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from awscrt import checksums
 
 from tests.conftest import cli_env, open_uploads, read_object, run_cli
 
@@ -24,11 +26,18 @@ def big_source(tmp_path: Path) -> tuple[Path, bytes]:
     return path, text.encode("utf-8")
 
 
-def interrupted_upload(s3: Any, bucket: str, key: str, parts: list[bytes]) -> str:
-    """What a run killed mid-file leaves behind: an unfinished upload with some parts."""
-    upload_id = str(s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"])
+def crc64nvme(body: bytes) -> str:
+    return base64.b64encode(checksums.crc64nvme(body).to_bytes(8, "big")).decode()
+
+
+def interrupted_upload(s3: Any, bucket: str, key: str, parts: list[bytes], *, md5: bool = False) -> str:
+    """What a run killed mid-file leaves behind: an unfinished upload with some parts (with the
+    default checksum's headers, or, md5, as --checksum md5 and the versions before it made them)."""
+    started = {} if md5 else {"ChecksumAlgorithm": "CRC64NVME", "ChecksumType": "FULL_OBJECT"}
+    upload_id = str(s3.create_multipart_upload(Bucket=bucket, Key=key, **started)["UploadId"])
     for number, body in enumerate(parts, start=1):
-        s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)
+        checksum = {} if md5 else {"ChecksumCRC64NVME": crc64nvme(body)}
+        s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **checksum)
     return upload_id
 
 
@@ -52,6 +61,41 @@ def test_resume_sends_only_the_missing_parts(
     entry = run(source, shared_bucket, prefix, s3_server.endpoint_url, tmp_path, "--resume")
     assert entry["notes"] == [f"resumed: 2 of {entry['parts']} parts were already uploaded"]
     assert read_object(s3, shared_bucket, key) == expected
+    assert entry["checksum"] == crc64nvme(expected)
+    head = s3.head_object(Bucket=shared_bucket, Key=key, ChecksumMode="ENABLED")
+    assert head["ChecksumCRC64NVME"] == crc64nvme(expected)
+    assert open_uploads(s3, shared_bucket, prefix) == []
+
+
+def test_resume_with_md5_of_an_md5_upload(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path, big_source: tuple[Path, bytes]
+) -> None:
+    source, expected = big_source
+    key = f"{prefix}/big.csv"
+    interrupted_upload(s3, shared_bucket, key, [expected[:PART], expected[PART : 2 * PART]], md5=True)
+    entry = run(
+        source, shared_bucket, prefix, s3_server.endpoint_url, tmp_path, "--resume", "--checksum", "md5"
+    )
+    assert entry["notes"] == [f"resumed: 2 of {entry['parts']} parts were already uploaded"]
+    assert read_object(s3, shared_bucket, key) == expected
+    assert open_uploads(s3, shared_bucket, prefix) == []
+
+
+def test_an_upload_started_without_the_checksum_is_not_resumed_into_an_unverified_object(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path, big_source: tuple[Path, bytes]
+) -> None:
+    """SeaweedFS lists neither the upload's algorithm nor part checksums, and completes an upload
+    started without one with no checksum at all: the file starts again, and lands verified."""
+    source, expected = big_source
+    key = f"{prefix}/big.csv"
+    interrupted_upload(s3, shared_bucket, key, [expected[:PART]], md5=True)
+    entry = run(source, shared_bucket, prefix, s3_server.endpoint_url, tmp_path, "--resume")
+    assert entry["status"] == "uploaded"
+    assert (
+        entry["notes"][-1] == "restarted without resume: the unfinished upload was not started with CRC64NVME"
+    )
+    assert read_object(s3, shared_bucket, key) == expected
+    assert entry["checksum"] == crc64nvme(expected)
     assert open_uploads(s3, shared_bucket, prefix) == []
 
 
