@@ -168,6 +168,12 @@ def validate_endpoint_url(url: str, origin: str) -> str:
 
 
 def _endpoint_problem(url: str) -> str:
+    authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]  # also when "//" is missing
+    if "@" in authority:
+        return (
+            "must not contain a user name or password; give credentials with --credentials-file, "
+            "--profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
     if " " in url or _CONTROL.search(url):
         return "contains spaces or control characters (expected http(s)://HOST[:PORT])"
     try:
@@ -175,11 +181,6 @@ def _endpoint_problem(url: str) -> str:
         port = parts.port  # ValueError when not a number in 0-65535
     except ValueError:
         return "not a valid URL: expected http(s)://HOST[:PORT], the port a number 1-65535"
-    if "@" in parts.netloc:
-        return (
-            "must not contain a user name or password; give credentials with --credentials-file, "
-            "--profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-        )
     if parts.scheme.lower() not in ("http", "https"):
         return "the scheme must be http or https (expected http(s)://HOST[:PORT])"
     host = parts.hostname or ""
