@@ -4,6 +4,7 @@ and reused once sent."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import deque
 
 # Smaller buffers come from the allocator's heap and cost nothing to reuse; larger ones are fresh
@@ -97,3 +98,11 @@ class MemoryBudget:
             self._waiters.popleft()
             self._take(size)
             granted.set_result(None)
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM in this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None

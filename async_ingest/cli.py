@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import ctypes
 import datetime as dt
+import math
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from async_ingest import __version__
+from async_ingest.budget import physical_memory
 from async_ingest.checksums import CHECKSUM_NAMES, DEFAULT_CHECKSUM
 from async_ingest.display import printable
 from async_ingest.encoding import resolve_codec
@@ -51,12 +53,15 @@ from async_ingest.s3 import (
     load_credentials_file,
     open_s3,
     validate_bucket_name,
+    validate_endpoint_url,
+    validate_region,
 )
 from async_ingest.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LOCAL_BUCKET,
     DEFAULT_LOCAL_DIR,
     DEFAULT_MAX_MEMORY,
+    MAX_MEMORY_CEILING,
     IngestSettings,
     RunSettings,
 )
@@ -202,6 +207,37 @@ def _size(name: str, text: str) -> int:
         raise UsageError(f"{name}: {exc}") from None
 
 
+def _positive_seconds(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):  # nan compares False with everything
+        raise UsageError(f"{name} {value}: must be a positive number of seconds")
+
+
+def _check_max_memory(text: str, max_memory: int) -> None:
+    """A budget the machine cannot hold would end in an OOM kill mid-run, not a clear error."""
+    machine = physical_memory()
+    if machine is not None and max_memory > machine:
+        raise UsageError(f"--max-memory {text}: more than this machine's memory ({format_size(machine)})")
+    if max_memory > MAX_MEMORY_CEILING:
+        raise UsageError(f"--max-memory {text}: above the {format_size(MAX_MEMORY_CEILING)} ceiling")
+
+
+def _endpoint(args: argparse.Namespace, environ: dict[str, str]) -> str | None:
+    """The endpoint URL in use, checked (--local runs its own server: nothing to check)."""
+    if args.local:
+        return None
+    for origin, url in (
+        ("--endpoint-url", args.endpoint_url),
+        ("AWS_ENDPOINT_URL_S3", environ.get("AWS_ENDPOINT_URL_S3")),
+        ("AWS_ENDPOINT_URL", environ.get("AWS_ENDPOINT_URL")),
+    ):
+        if url:
+            try:
+                return validate_endpoint_url(url, origin)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+    return None
+
+
 def _date(text: str | None) -> dt.date:
     if not text:
         return dt.date.today()
@@ -229,6 +265,7 @@ def _credentials(args: argparse.Namespace, environ: dict[str, str]) -> Credentia
 
 
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunSettings:
+    endpoint = _endpoint(args, environ)  # first: a refused URL may hold a password, say so at once
     if not args.sources:
         raise UsageError("no SOURCE given: name CSV files or folders, e.g. async-ingest data/ --bucket NAME")
     bucket = args.bucket or (DEFAULT_LOCAL_BUCKET if args.local else None)
@@ -238,6 +275,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         )
     bucket = bucket or "dry-run"
     try:
+        if args.region is not None:
+            validate_region(args.region)
         validate_bucket_name(bucket)
         validate_template(args.key_template)
         encoding = args.encoding if args.encoding == "auto" else resolve_codec(args.encoding)
@@ -250,15 +289,15 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
     max_memory = _size("--max-memory", args.max_memory)
     if max_memory < part_size:
         raise UsageError(f"--max-memory {args.max_memory}: must hold at least one part ({args.part_size})")
+    _check_max_memory(args.max_memory, max_memory)
     if args.concurrency < 1:
         raise UsageError("--concurrency: must be at least 1")
-    if args.read_timeout <= 0:
-        raise UsageError("--read-timeout: must be positive")
+    _positive_seconds("--read-timeout", args.read_timeout)
+    _positive_seconds("--progress-interval", args.progress_interval)
     if args.max_attempts < 1:
         raise UsageError("--max-attempts: must be at least 1")
     if args.sse_kms_key_id and args.sse != "aws:kms":
         raise UsageError("--sse-kms-key-id needs --sse aws:kms")
-    endpoint = args.endpoint_url or environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
     ingest = IngestSettings(
         bucket=bucket,
         key_template=args.key_template,

@@ -242,18 +242,24 @@ def detect_bom(head: bytes) -> tuple[str, bytes] | None:
     return None
 
 
+# Codecs Python counts as text encodings that are not a character set a CSV is written in: escape
+# and transform codecs that rewrite the data (unicode_escape turns a literal "C:\new" into a line
+# break), IDNA/Punycode (host names), UTF-7 (a mail transfer form), and two placeholders.
+NOT_FILE_ENCODINGS = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "utf-7", "idna", "punycode", "charmap", "undefined"}
+)
+
+
 def resolve_codec(name: str) -> str:
     """Validate a user-supplied encoding name; return its canonical Python codec name."""
     try:
-        canonical = codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
         raise ValueError(f"unknown encoding {name!r}") from None
-    try:
-        # The public way to tell text codecs from bytes-to-bytes ones (rot13, base64, zlib...).
-        "a".encode(canonical)
-    except (LookupError, UnicodeError):
-        raise ValueError(f"{name!r} is not a text encoding") from None
-    return canonical
+    # _is_text_encoding is False for bytes-to-bytes and str-to-str codecs (base64, zlib, rot13...).
+    if not getattr(info, "_is_text_encoding", True) or info.name in NOT_FILE_ENCODINGS:
+        raise ValueError(f"{name!r} is not a text encoding a CSV file can be read in")
+    return info.name
 
 
 def forced(name: str, head: bytes = b"") -> Detection:

@@ -62,6 +62,8 @@ def sanitise_name(name: str) -> str:
 
 def validate_template(template: str) -> None:
     """Fail early (before any file is read) on unknown fields or a shape that cannot give valid keys."""
+    if _UNSAFE_CHARS.search(template):  # field values are sanitised; the template's own text must be clean
+        raise InvalidKey(f"key template {template!r} contains a control character or a backslash")
     try:
         fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:

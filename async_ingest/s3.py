@@ -6,13 +6,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
+import ipaddress
 import json
+import os
 import re
+import stat
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aioboto3
 from aiobotocore.config import AioConfig
@@ -32,6 +36,12 @@ LOST_UPLOAD_SLACK_S = 2  # server timestamps have whole seconds
 # Bucket names (S3 general purpose rules): 3-63 chars, lower-case letters, digits, dots, hyphens.
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+# botocore's own rule for region names (it raises InvalidRegionError on others when the client is made).
+_REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_URL_USERINFO = re.compile(r"(?<=//)[^/@\s]*@")  # "user:password@" after a scheme's "//"
+CREDENTIALS_FILE_MAX = 64 * 1024  # bytes read at most from --credentials-file (a real one is < 1 KiB)
 PERMISSION_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"}
 DENIED_HINTS = {
     "InvalidAccessKeyId": "the server does not know this access key; check the credentials in use",
@@ -153,6 +163,59 @@ class S3Error(RuntimeError):
         return self.code in PERMISSION_CODES
 
 
+def validate_region(name: str) -> None:
+    if not _REGION_RE.match(name):
+        raise ValueError(f"invalid region {name!r}: expected letters, digits and hyphens, e.g. eu-west-1")
+
+
+def validate_endpoint_url(url: str, origin: str) -> str:
+    """Refuse an endpoint URL botocore/aiohttp would fail on obscurely, or that carries a password.
+    The messages never repeat the URL (nor any part of it): it may hold credentials."""
+    problem = _endpoint_problem(url)
+    if problem:
+        raise ValueError(f"{origin}: {problem}")
+    return url
+
+
+def _endpoint_problem(url: str) -> str:
+    authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]  # also when "//" is missing
+    if "@" in authority:
+        return (
+            "must not contain a user name or password; give credentials with --credentials-file, "
+            "--profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+    if " " in url or _CONTROL.search(url):
+        return "contains spaces or control characters (expected http(s)://HOST[:PORT])"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when not a number in 0-65535
+    except ValueError:
+        return "not a valid URL: expected http(s)://HOST[:PORT], the port a number 1-65535"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "the scheme must be http or https (expected http(s)://HOST[:PORT])"
+    host = parts.hostname or ""
+    if not host or not (_HOST_RE.match(host) or _is_ipv6(host)):
+        return "no valid host name (expected http(s)://HOST[:PORT])"
+    if port == 0 or (port is None and parts.netloc.endswith(":")):
+        return "the port must be a number 1-65535 (expected http(s)://HOST[:PORT])"
+    if "?" in url or "#" in url:
+        return "must not have a query (?...) or fragment (#...)"
+    return ""
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def redact_url_credentials(text: str) -> str:
+    """Library messages may quote an endpoint URL as configured (e.g. in an AWS config file)."""
+    return _URL_USERINFO.sub("***@", text)
+
+
 def validate_bucket_name(name: str) -> None:
     problem = ""
     if not _BUCKET_RE.match(name):
@@ -182,7 +245,7 @@ class Credentials:
 def load_credentials_file(path: Path) -> Credentials:
     """The team's JSON credentials file: aws_access_key_id, aws_secret_access_key, aws_session_token?"""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_credentials_file(path).decode("utf-8"))
     except FileNotFoundError:
         raise ValueError(f"credentials file {path}: not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -192,11 +255,32 @@ def load_credentials_file(path: Path) -> Credentials:
         raise ValueError(f"credentials file {path}: not valid JSON (line {exc.lineno})") from None
     if not isinstance(data, dict):
         raise ValueError(f"credentials file {path}: expected a JSON object")
-    missing = [k for k in ("aws_access_key_id", "aws_secret_access_key") if not data.get(k)]
+    missing = [k for k in ("aws_access_key_id", "aws_secret_access_key") if data.get(k) in (None, "")]
     if missing:
         raise ValueError(f"credentials file {path}: missing {', '.join(missing)}")
+    for name in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"):
+        value = data.get(name)
+        # Never echo the value. A control character would end up in a request header.
+        if value is not None and (not isinstance(value, str) or _CONTROL.search(value)):
+            raise ValueError(f"credentials file {path}: {name} must be a string without control characters")
     token = data.get("aws_session_token") or None
-    return Credentials(str(data["aws_access_key_id"]), str(data["aws_secret_access_key"]), token)
+    return Credentials(data["aws_access_key_id"], data["aws_secret_access_key"], token)
+
+
+def _read_credentials_file(path: Path, limit: int = CREDENTIALS_FILE_MAX) -> bytes:
+    """A regular file of at most limit bytes. Opened non-blocking, so a FIFO does not hang the open,
+    then refused by fstat like a device (/dev/zero would be read without end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"credentials file {path}: not a regular file")
+        with open(fd, "rb", closefd=False) as reader:
+            data = reader.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"credentials file {path}: larger than {limit // 1024} KiB, not a credentials file")
+    return data
 
 
 def credentials_file_too_open(path: Path) -> bool:
@@ -233,7 +317,7 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
 
 def wrap_error(exc: BaseException, context: str) -> S3Error:
     code, message = describe_error(exc)
-    return S3Error(f"{context}: {message}", code)
+    return S3Error(redact_url_credentials(f"{context}: {message}"), code)
 
 
 def make_session(settings: ConnectionSettings) -> aioboto3.Session:
@@ -544,20 +628,38 @@ class S3:
 
 @contextlib.asynccontextmanager
 async def open_s3(settings: ConnectionSettings) -> AsyncIterator[tuple[S3, str]]:
-    """An S3 face and the region in use. Fails with S3Error('no AWS credentials ...') early."""
-    session = make_session(settings)
-    region = resolve_region(session, settings)
-    try:
-        credentials = await session.get_credentials()
-    except Exception as exc:
-        raise wrap_error(exc, "credentials") from None
-    if credentials is None:
-        raise S3Error(
-            "no AWS credentials found: use --credentials-file, --profile, AWS_ACCESS_KEY_ID/"
-            "AWS_SECRET_ACCESS_KEY, or a container/instance role",
-            "NoCredentials",
-        )
-    async with session.client(
-        "s3", endpoint_url=settings.endpoint_url, region_name=region, config=client_config(settings)
-    ) as client:
+    """An S3 face and the region in use. Fails with S3Error('no AWS credentials ...') early, and with
+    an S3Error for an AWS configuration botocore refuses (unknown profile, unparsable config file,
+    invalid region from the environment or config)."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            session = make_session(settings)
+            region = resolve_region(session, settings)
+        except BotoCoreError as exc:
+            raise wrap_error(exc, "AWS configuration") from None
+        try:
+            validate_region(region)  # AWS_REGION or the config file's, unchecked until now
+        except ValueError as exc:
+            raise S3Error(f"AWS configuration: {exc}", "InvalidRegion") from None
+        try:
+            credentials = await session.get_credentials()
+        except Exception as exc:
+            raise wrap_error(exc, "credentials") from None
+        if credentials is None:
+            raise S3Error(
+                "no AWS credentials found: use --credentials-file, --profile, AWS_ACCESS_KEY_ID/"
+                "AWS_SECRET_ACCESS_KEY, or a container/instance role",
+                "NoCredentials",
+            )
+        try:
+            client = await stack.enter_async_context(
+                session.client(
+                    "s3",
+                    endpoint_url=settings.endpoint_url,
+                    region_name=region,
+                    config=client_config(settings),
+                )
+            )
+        except (BotoCoreError, ValueError) as exc:
+            raise wrap_error(exc, "AWS configuration") from None
         yield S3(client, settings.max_attempts), region

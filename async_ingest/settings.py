@@ -12,7 +12,7 @@ from async_ingest.keys import DEFAULT_KEY_TEMPLATE
 from async_ingest.parts import DEFAULT_PART_SIZE
 from async_ingest.s3 import ConnectionSettings
 from async_ingest.sources import Shard
-from async_ingest.units import MiB
+from async_ingest.units import GiB, MiB
 
 DEFAULT_CONCURRENCY = (
     16  # files in flight: small files are latency-bound; big ones wait for budget, holding nothing
@@ -22,6 +22,7 @@ DEFAULT_CONCURRENCY = (
 # model); against a CPU-bound server, 24 MiB was no faster and took a 1 GiB cp1252 file and a folder of
 # 256 MiB files over 100 MB. Over a real network's latency more parts in flight pay: raise it.
 DEFAULT_MAX_MEMORY = 16 * MiB
+MAX_MEMORY_CEILING = 64 * GiB  # --max-memory above this is a typo, not a plan
 DEFAULT_LOCAL_BUCKET = "local-datalake"
 DEFAULT_LOCAL_DIR = Path(".async_ingest/local-s3")
 

@@ -224,7 +224,7 @@ class Shard:
 
 def parse_shard(text: str) -> Shard:
     index, sep, count = text.partition("/")
-    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+    if not sep or not text.isascii() or not index.strip().isdigit() or not count.strip().isdigit():
         raise ValueError(f"shard {text!r}: expected INDEX/COUNT, e.g. 0/4")
     return Shard(int(index), int(count))
 
@@ -232,11 +232,31 @@ def parse_shard(text: str) -> Shard:
 def shard_from_environment(env: dict[str, str]) -> Shard | None:
     """Kubernetes Indexed Jobs and AWS Batch array jobs say which worker this is."""
     if "JOB_COMPLETION_INDEX" in env:
-        count = env.get("ASYNC_INGEST_SHARD_COUNT") or env.get("JOB_COMPLETIONS")
+        count = _first_set(env, "ASYNC_INGEST_SHARD_COUNT", "JOB_COMPLETIONS")
         if count:
-            return Shard(int(env["JOB_COMPLETION_INDEX"]), int(count))
+            return _env_shard(env, "JOB_COMPLETION_INDEX", count)
     if "AWS_BATCH_JOB_ARRAY_INDEX" in env:
-        size = env.get("AWS_BATCH_JOB_ARRAY_SIZE") or env.get("ASYNC_INGEST_SHARD_COUNT")
+        size = _first_set(env, "AWS_BATCH_JOB_ARRAY_SIZE", "ASYNC_INGEST_SHARD_COUNT")
         if size:
-            return Shard(int(env["AWS_BATCH_JOB_ARRAY_INDEX"]), int(size))
+            return _env_shard(env, "AWS_BATCH_JOB_ARRAY_INDEX", size)
     return None
+
+
+def _first_set(env: dict[str, str], *names: str) -> str | None:
+    """The name of the first variable set to a non-empty value."""
+    return next((name for name in names if env.get(name)), None)
+
+
+def _env_int(env: dict[str, str], name: str) -> int:
+    text = env[name].strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"{name}={env[name]!r}: expected a whole number >= 0")
+    return int(text)
+
+
+def _env_shard(env: dict[str, str], index_name: str, count_name: str) -> Shard:
+    """The shard the variables name; an error names them, as the user set them."""
+    index, count = _env_int(env, index_name), _env_int(env, count_name)
+    if count < 1 or index >= count:
+        raise ValueError(f"{index_name}={index}, {count_name}={count}: need 0 <= index < count")
+    return Shard(index, count)

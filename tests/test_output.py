@@ -84,7 +84,7 @@ def test_plain_output_has_no_bars_and_periodic_progress_lines(
     make_file(tmp_path / "big.csv", 16)
     result = run_cli(
         tmp_path, "--bucket", shared_bucket, "--key-template", prefix + "/{filename}", "--part-size", "5MiB",
-        "--progress-interval", "0", env=cli_env(s3_server.endpoint_url),
+        "--progress-interval", "0.001", env=cli_env(s3_server.endpoint_url),
     )  # fmt: skip
     assert result.returncode == 0, result.output
     assert "%|" not in result.output and "\r" not in result.output
