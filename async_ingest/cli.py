@@ -34,6 +34,13 @@ from async_ingest.keys import (
     key_collisions,
     validate_template,
 )
+from async_ingest.object_options import (
+    STORAGE_CLASSES,
+    parse_content_type,
+    parse_metadata,
+    parse_storage_class,
+    parse_tags,
+)
 from async_ingest.parts import DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE
 from async_ingest.pipeline import ingest_all, key_plan
 from async_ingest.progress import (
@@ -66,6 +73,7 @@ from async_ingest.settings import (
     RunSettings,
 )
 from async_ingest.sources import (
+    FileFilter,
     SourceError,
     SourceFile,
     Unreadable,
@@ -90,6 +98,21 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 class UsageError(Exception):
     """Bad option, value or configuration: one line on stderr, exit 2."""
+
+
+class _Repeatable(argparse.Action):
+    """A repeatable option (--include, --tag, ...). Its values on the command line replace those of
+    its environment variable rather than adding to them: the command line wins, as for every option."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest)
+        given = [] if current is self.default else list(current)  # the first use drops the default
+        setattr(namespace, self.dest, [*given, values])
+
+
+def split_list(raw: str) -> list[str]:
+    """A repeatable option's environment variable: values separated by commas."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--follow-symlinks", action="store_true", help="follow links leading outside SOURCE")
     run.add_argument("--shard", help="INDEX/COUNT: take only this worker's share of the files")
+    _add_everyday_options(p, run)
     run.add_argument("--dry-run", action="store_true", help="show sources, encodings and keys; write nothing")
     out = p.add_argument_group("output")
     out.add_argument("--report", type=Path, help="write a JSON report here")
@@ -174,6 +198,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_everyday_options(p: argparse.ArgumentParser, run: argparse._ArgumentGroup) -> None:
+    run.add_argument(
+        "--include", action=_Repeatable, default=(), metavar="GLOB",
+        help="take files matching GLOB in folders instead of *.csv (repeatable; case-sensitive)",
+    )  # fmt: skip
+    run.add_argument(
+        "--exclude", action=_Repeatable, default=(), metavar="GLOB",
+        help="leave out files matching GLOB (repeatable)",
+    )  # fmt: skip
+    run.add_argument(
+        "--bwlimit", metavar="RATE", help="upload bytes per second, all files together (e.g. 10MiB)"
+    )
+    objects = p.add_argument_group("objects")
+    objects.add_argument(
+        "--tag", action=_Repeatable, default=(), metavar="KEY=VALUE", help="object tag (repeatable)"
+    )
+    objects.add_argument(
+        "--metadata", action=_Repeatable, default=(), metavar="KEY=VALUE",
+        help="user metadata beside ours (repeatable)",
+    )  # fmt: skip
+    objects.add_argument("--storage-class", metavar="CLASS", help=", ".join(STORAGE_CLASSES))
+    objects.add_argument("--content-type", help="instead of text/csv; charset=utf-8")
+
+
 def env_name(action: argparse.Action) -> str:
     return ENV_PREFIX + action.dest.upper()
 
@@ -190,6 +238,9 @@ def apply_environment(parser: argparse.ArgumentParser, environ: dict[str, str]) 
             if raw.strip().lower() not in _TRUE | _FALSE:
                 raise UsageError(f"{env_name(action)}={raw!r}: expected true/false")
             parser.set_defaults(**{action.dest: raw.strip().lower() in _TRUE})
+            continue
+        if isinstance(action, _Repeatable):
+            parser.set_defaults(**{action.dest: split_list(raw)})
             continue
         if action.choices is not None and raw not in action.choices:
             raise UsageError(f"{env_name(action)}={raw!r}: choose from {', '.join(map(str, action.choices))}")
@@ -236,6 +287,29 @@ def _endpoint(args: argparse.Namespace, environ: dict[str, str]) -> str | None:
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
     return None
+
+
+def object_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """--tag, --metadata, --storage-class, --content-type, checked: IngestSettings fields."""
+    try:
+        return {
+            "tags": parse_tags(list(args.tag)),
+            "metadata": parse_metadata(list(args.metadata)),
+            "storage_class": parse_storage_class(args.storage_class) if args.storage_class else None,
+            "content_type": parse_content_type(args.content_type) if args.content_type else None,
+        }
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _bwlimit(text: str | None) -> int | None:
+    """--bwlimit RATE: a size per second ('10MiB', '10MiB/s', '500k'), binary units as --part-size."""
+    if text is None:
+        return None
+    rate = _size("--bwlimit", text.strip().removesuffix("/s"))
+    if rate < 1:
+        raise UsageError(f"--bwlimit {text}: must be at least 1 byte per second (leave it out for no limit)")
+    return rate
 
 
 def _date(text: str | None) -> dt.date:
@@ -313,6 +387,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         sse=args.sse,
         sse_kms_key_id=args.sse_kms_key_id,
         checksum=args.checksum,
+        **object_fields(args),
     )
     parts_in_flight = max(1, max_memory // part_size)
     connection = ConnectionSettings(
@@ -333,7 +408,9 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         local=args.local,
         local_dir=args.local_dir,
         follow_symlinks=args.follow_symlinks,
+        filters=FileFilter(tuple(args.include), tuple(args.exclude)),
         shard=shard,
+        bwlimit=_bwlimit(args.bwlimit),
         quiet=args.quiet,
         log_format=args.log_format,
         progress_interval=args.progress_interval,
@@ -366,7 +443,10 @@ def list_sources(settings: RunSettings) -> tuple[list[SourceFile], list[Unreadab
     unreadable: list[Unreadable] = []
     try:
         sources = find_sources(
-            list(settings.sources), follow_symlinks=settings.follow_symlinks, unreadable=unreadable
+            list(settings.sources),
+            follow_symlinks=settings.follow_symlinks,
+            unreadable=unreadable,
+            filters=settings.filters,
         )
     except SourceError as exc:
         raise UsageError(str(exc)) from None
@@ -438,12 +518,14 @@ async def _ingest(settings: RunSettings, sources: list[SourceFile], unreadable: 
         results = await ingest_all(sources, settings.ingest, None, printer)
     else:
         try:
-            async with open_s3(settings.connection) as (s3, region):
+            async with open_s3(settings.connection, settings.bwlimit) as (s3, region):
                 await s3.ensure_bucket(settings.ingest.bucket, region, create=settings.create_bucket)
                 results = await ingest_all(sources, settings.ingest, s3, printer)
+                printer.close()  # bars first: the listing must start on its own line, below them
                 if settings.local and not settings.quiet and settings.log_format == "text":
                     await _list_bucket(s3, settings.ingest.bucket)
         except S3Error as exc:
+            printer.close()
             raise UsageError(str(exc)) from None  # pre-flight: nothing was uploaded
     results = failed + results
     summary = summarise(results, time.monotonic() - started)

@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from async_ingest import __version__
 from async_ingest.budget import MemoryBudget
@@ -63,7 +63,17 @@ def fingerprint(source: SourceFile, windows: list[bytes], settings: IngestSettin
         digest.update(f"checksum={settings.checksum}|".encode())
     for window in windows:
         digest.update(hashlib.sha256(window).digest())
+    digest.update(object_options_identity(settings))
     return digest.hexdigest()[:32]
+
+
+def object_options_identity(settings: IngestSettings) -> bytes:
+    """The object options, for the fingerprint: a re-run with other tags, metadata, storage class or
+    content type uploads again. Nothing without them, so earlier fingerprints still match."""
+    options = (settings.tags, settings.metadata, settings.storage_class, settings.content_type)
+    if options == ((), (), None, None):
+        return b""
+    return repr(options).encode()
 
 
 def sample_windows(source: SourceFile) -> list[bytes]:
@@ -93,7 +103,8 @@ def object_extra(
     source: SourceFile, detection: Detection, fp: str, settings: IngestSettings
 ) -> dict[str, Any]:
     """PutObject/CreateMultipartUpload arguments besides the body. Metadata must be ASCII."""
-    metadata = {
+    metadata = dict(settings.metadata)  # the user's, checked not to use our keys
+    metadata |= {
         # The name's own bytes (a name that is not UTF-8 too), percent-encoded: reversible, ASCII.
         "source-name": quote(os.fsencode(source.path.name), safe=""),
         "source-size": str(source.size),
@@ -108,7 +119,20 @@ def object_extra(
         extra["ServerSideEncryption"] = settings.sse
     if settings.sse_kms_key_id:
         extra["SSEKMSKeyId"] = settings.sse_kms_key_id
+    extra |= object_options(settings)
     return extra
+
+
+def object_options(settings: IngestSettings) -> dict[str, Any]:
+    """--tag, --storage-class, --content-type as request arguments (tags URL-encoded, as S3 wants)."""
+    options: dict[str, Any] = {}
+    if settings.tags:
+        options["Tagging"] = urlencode(settings.tags, quote_via=quote)
+    if settings.storage_class:
+        options["StorageClass"] = settings.storage_class
+    if settings.content_type:
+        options["ContentType"] = settings.content_type
+    return options
 
 
 @dataclass

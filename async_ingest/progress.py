@@ -23,6 +23,9 @@ class Printer(Protocol):
 
     def summary(self, summary: Summary) -> None: ...
 
+    def close(self) -> None:
+        """Stop drawing (bars): whatever is printed next starts on a line of its own."""
+
 
 def describe_encoding(result: FileResult) -> str:
     info = result.encoding
@@ -159,6 +162,9 @@ class PlainPrinter:
         percent = 100 * done / size if size else 100
         self._print(f"{event.source.path}: {format_size(done)} of {format_size(size)} ({percent:.0f}%)")
 
+    def close(self) -> None:
+        """Nothing is drawn: lines only."""
+
     def summary(self, summary: Summary) -> None:
         if self._planned and not self.quiet:
             for line in plan_table(self._planned):
@@ -181,9 +187,6 @@ class TerminalProgress(PlainPrinter):
         )  # fmt: skip
         self._bars: dict[Path, Any] = {}
         self._done: dict[Path, int] = {}
-
-    def _print(self, line: str, *, error: bool = False) -> None:
-        self._tqdm.write(printable(line), file=self.err if error else self.out)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, FileStarted):
@@ -216,8 +219,23 @@ class TerminalProgress(PlainPrinter):
             self._bars[path].update(step)
             self._total.update(step)
 
-    def summary(self, summary: Summary) -> None:
+    def close(self) -> None:
+        """Every bar closed, the total last (it stays on screen): anything printed later starts on
+        a new line, and no bar is drawn again below it. Closing twice does nothing."""
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
+        self._done.clear()
         self._total.close()
+
+    def _print(self, line: str, *, error: bool = False) -> None:
+        if self._total.disable:  # closed: tqdm.write would clear and redraw bars that are gone
+            print(printable(line), file=self.err if error else self.out, flush=True)
+        else:
+            self._tqdm.write(printable(line), file=self.err if error else self.out)
+
+    def summary(self, summary: Summary) -> None:
+        self.close()
         super().summary(summary)
 
 
@@ -254,6 +272,9 @@ class JsonLogPrinter:
         elif isinstance(event, FileFinished):
             record = result_entry(event.result)
             self._write({"event": f"file_{event.result.status}", **record})
+
+    def close(self) -> None:
+        """Nothing is drawn: lines only."""
 
     def summary(self, summary: Summary) -> None:
         self._write(

@@ -26,6 +26,7 @@ from aiohttp.payload import Payload
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 
 from async_ingest.checksums import StoredChecksum, stored_checksum
+from async_ingest.ratelimit import TokenBucket, slice_size
 
 Body = bytes | bytearray | memoryview  # a part: a whole buffer or the start of one
 CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -59,10 +60,11 @@ class PartBody(io.RawIOBase):
     Seekable, so a retried request re-sends the same bytes from memory.
     """
 
-    def __init__(self, data: Body) -> None:
+    def __init__(self, data: Body, limiter: TokenBucket | None = None) -> None:
         super().__init__()
         self._view = memoryview(data).toreadonly()
         self._position = 0
+        self.limiter = limiter  # --bwlimit, shared by every body of the process
 
     def __len__(self) -> int:
         return len(self._view)
@@ -135,11 +137,15 @@ class PartPayload(Payload):
         body: PartBody = self._value
         body.seek(self._start)  # aiohttp itself re-sends a request once if a kept-alive connection died
         remaining = self._length if content_length is None else min(content_length, self._length)
+        limiter = body.limiter
+        step = PAYLOAD_SLICE if limiter is None else slice_size(int(limiter.rate), PAYLOAD_SLICE)
         while remaining > 0:
-            chunk = body.read(min(PAYLOAD_SLICE, remaining))
+            chunk = body.read(min(step, remaining))
             if not chunk:
                 return
             remaining -= len(chunk)
+            if limiter is not None:
+                await asyncio.sleep(limiter.take(len(chunk)))
             await writer.write(chunk)
 
 
@@ -397,9 +403,10 @@ def client_config(settings: ConnectionSettings) -> AioConfig:
 class S3:
     """Async calls on one bucket-agnostic client. Raises S3Error with one-line messages."""
 
-    def __init__(self, client: Any, max_attempts: int = 5) -> None:
+    def __init__(self, client: Any, max_attempts: int = 5, limiter: TokenBucket | None = None) -> None:
         self._client = client
         self._max_attempts = max_attempts
+        self._limiter = limiter
 
     async def ensure_bucket(self, bucket: str, region: str, *, create: bool) -> bool:
         """True if the bucket was created. Idempotent: an existing bucket we own is fine."""
@@ -454,7 +461,7 @@ class S3:
         attempt = 1
         while True:
             try:
-                with contextlib.closing(PartBody(body)) as stream:
+                with contextlib.closing(PartBody(body, self._limiter)) as stream:
                     return await self._call(context, method, Body=stream, **kwargs)
             except S3Error as exc:
                 if exc.code != "BadDigest" or attempt >= self._max_attempts:
@@ -471,9 +478,8 @@ class S3:
             body,
             Bucket=bucket,
             Key=key,
-            ContentType=CONTENT_TYPE,
             **checksum,
-            **extra,
+            **{"ContentType": CONTENT_TYPE, **extra},  # extra may set another (--content-type)
         )
         return StoredObject(
             str(response["ETag"]), stored_checksum(response, checksum.get("ChecksumAlgorithm"))
@@ -486,8 +492,7 @@ class S3:
             "create_multipart_upload",
             Bucket=bucket,
             Key=key,
-            ContentType=CONTENT_TYPE,
-            **extra,
+            **{"ContentType": CONTENT_TYPE, **extra},
         )
         upload_id = str(response["UploadId"])
         if response.get("ResponseMetadata", {}).get("RetryAttempts"):
@@ -626,9 +631,17 @@ class S3:
             kwargs["ContinuationToken"] = response["NextContinuationToken"]
 
 
+def bandwidth_limiter(bwlimit: int | None) -> TokenBucket | None:
+    """--bwlimit bytes per second across all uploads; bursts of one body slice at most."""
+    if bwlimit is None:
+        return None
+    return TokenBucket(rate=bwlimit, burst=slice_size(bwlimit, PAYLOAD_SLICE))
+
+
 @contextlib.asynccontextmanager
-async def open_s3(settings: ConnectionSettings) -> AsyncIterator[tuple[S3, str]]:
-    """An S3 face and the region in use. Fails with S3Error('no AWS credentials ...') early, and with
+async def open_s3(settings: ConnectionSettings, bwlimit: int | None = None) -> AsyncIterator[tuple[S3, str]]:
+    """An S3 face and the region in use (request bodies sent at bwlimit bytes per second at most, in
+    all). Fails with S3Error('no AWS credentials ...') early, and with
     an S3Error for an AWS configuration botocore refuses (unknown profile, unparsable config file,
     invalid region from the environment or config)."""
     async with contextlib.AsyncExitStack() as stack:
@@ -662,4 +675,4 @@ async def open_s3(settings: ConnectionSettings) -> AsyncIterator[tuple[S3, str]]
             )
         except (BotoCoreError, ValueError) as exc:
             raise wrap_error(exc, "AWS configuration") from None
-        yield S3(client, settings.max_attempts), region
+        yield S3(client, settings.max_attempts, bandwidth_limiter(bwlimit)), region

@@ -11,7 +11,7 @@ from async_ingest.checksums import DEFAULT_CHECKSUM, ChecksumName
 from async_ingest.keys import DEFAULT_KEY_TEMPLATE
 from async_ingest.parts import DEFAULT_PART_SIZE
 from async_ingest.s3 import ConnectionSettings
-from async_ingest.sources import Shard
+from async_ingest.sources import ALL_CSV, FileFilter, Shard
 from async_ingest.units import GiB, MiB
 
 DEFAULT_CONCURRENCY = (
@@ -48,6 +48,11 @@ class IngestSettings:
     sse: SSE | None = None
     sse_kms_key_id: str | None = None
     verify_etag: bool = True
+    # Object options (validated by the CLI): tags, user metadata beside ours, storage class, type.
+    tags: tuple[tuple[str, str], ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
+    storage_class: str | None = None
+    content_type: str | None = None
     checksum: ChecksumName = DEFAULT_CHECKSUM
 
     @property
@@ -68,7 +73,9 @@ class RunSettings:
     local: bool = False
     local_dir: Path = DEFAULT_LOCAL_DIR
     follow_symlinks: bool = False
+    filters: FileFilter = ALL_CSV
     shard: Shard | None = None
+    bwlimit: int | None = None  # request body bytes per second, all uploads together
     quiet: bool = False
     log_format: Literal["text", "json"] = "text"
     progress_interval: float = 5.0

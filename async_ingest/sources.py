@@ -4,6 +4,7 @@ step (sample a file, fill a part), not one per read."""
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import os
@@ -109,6 +110,38 @@ class SourceReader:
             raise SourceChanged("changed while being read (modification time changed); nothing was uploaded")
 
 
+@dataclass(frozen=True)
+class FileFilter:
+    """--include / --exclude: shell-style patterns (fnmatch: `*` also crosses `/`, as in the AWS
+    CLI) matched case-sensitively against the path relative to the SOURCE folder; a pattern without
+    `/` also matches the file name alone. Include patterns replace the default, *.csv in any case."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def takes(self, relpath: str) -> bool:
+        name = relpath.rsplit("/", 1)[-1]
+        if self.include:
+            included = any(_matches(p, relpath, name) for p in self.include)
+        else:
+            included = name.lower().endswith(CSV_SUFFIX)
+        return included and not any(_matches(p, relpath, name) for p in self.exclude)
+
+    def nothing_found(self, shown: str) -> str:
+        wanted = "files matching " + " or ".join(self.include) if self.include else "CSV files"
+        excluded = f" (with --exclude {' '.join(self.exclude)})" if self.exclude else ""
+        return f"no {wanted} found in {shown}{excluded}"
+
+
+def _matches(pattern: str, relpath: str, name: str) -> bool:
+    return fnmatch.fnmatchcase(relpath, pattern) or (
+        "/" not in pattern and fnmatch.fnmatchcase(name, pattern)
+    )
+
+
+ALL_CSV = FileFilter()
+
+
 def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
@@ -127,9 +160,14 @@ def _stat(path: Path, reldir: str) -> SourceFile:
 
 
 def walk_folder(
-    root: Path, *, follow_symlinks: bool = False, unreadable: list[Unreadable] | None = None
+    root: Path,
+    *,
+    follow_symlinks: bool = False,
+    unreadable: list[Unreadable] | None = None,
+    filters: FileFilter = ALL_CSV,
 ) -> list[SourceFile]:
-    """Every *.csv below root (case-insensitive), hidden files and folders skipped, sorted.
+    """Every file below root the filters take (default: *.csv, any case), hidden files and folders
+    skipped (whatever the patterns), sorted.
 
     Symbolic links that lead outside root are skipped unless follow_symlinks: a link in a shared
     export folder must not be a way to upload files from elsewhere on the machine. Folders that
@@ -147,9 +185,9 @@ def walk_folder(
         )
         for name in sorted(filenames):
             path = here / name
-            if _is_hidden(name) or not name.lower().endswith(CSV_SUFFIX):
-                continue
             reldir = here.relative_to(root).as_posix()
+            if _is_hidden(name) or not filters.takes(name if reldir == "." else f"{reldir}/{name}"):
+                continue
             try:  # a folder that may be listed but not searched (r, no x): the names, but no stat
                 source = _listed_file(path, root, "" if reldir == "." else reldir, follow_symlinks)
             except OSError as exc:
@@ -180,10 +218,15 @@ def _listed_file(path: Path, root: Path, reldir: str, follow_symlinks: bool) -> 
 
 
 def find_sources(
-    arguments: list[Path], *, follow_symlinks: bool = False, unreadable: list[Unreadable] | None = None
+    arguments: list[Path],
+    *,
+    follow_symlinks: bool = False,
+    unreadable: list[Unreadable] | None = None,
+    filters: FileFilter = ALL_CSV,
 ) -> list[SourceFile]:
-    """Files given are taken as they are (whatever their suffix); folders are walked for CSVs.
-    Unreadable folders go to unreadable (without that list: SourceError)."""
+    """Files given are taken as they are (whatever their suffix, whatever the filters); folders are
+    walked for the files the filters take. Unreadable folders go to unreadable (without that list:
+    SourceError)."""
     sources: list[SourceFile] = []
     seen: set[Path] = set()
     real_dirs: dict[Path, Path] = {}
@@ -191,7 +234,9 @@ def find_sources(
         if not argument.exists():
             raise SourceError(f"{argument}: no such file or directory")
         if argument.is_dir():
-            candidates = walk_folder(argument, follow_symlinks=follow_symlinks, unreadable=unreadable)
+            candidates = walk_folder(
+                argument, follow_symlinks=follow_symlinks, unreadable=unreadable, filters=filters
+            )
         elif argument.is_file():
             candidates = [_stat(argument, "")]
         else:
@@ -203,7 +248,7 @@ def find_sources(
                 sources.append(source)
     if not sources and not unreadable:
         shown = ", ".join(str(a) for a in arguments)
-        raise SourceError(f"no CSV files found in {shown}")
+        raise SourceError(filters.nothing_found(shown))
     return sources
 
 

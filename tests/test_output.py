@@ -25,11 +25,13 @@ def make_file(path: Path, mib: int) -> bytes:
     return text
 
 
-def run_in_terminal(args: list[str], env: dict[str, str], timeout: float = 120) -> tuple[int, str]:
+def run_in_terminal(
+    args: list[str], env: dict[str, str], timeout: float = 120, columns: int = 120
+) -> tuple[int, str]:
     """The CLI with a pseudo-terminal as stdout and stderr, as at an interactive shell."""
     leader, follower = pty.openpty()
     # A real terminal has a size; a fresh pseudo-terminal says 0x0, which leaves bars no room.
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     proc = subprocess.Popen(
         [sys.executable, "-m", "async_ingest", *args],
         stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, env=env, cwd=REPO,

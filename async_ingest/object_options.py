@@ -1,0 +1,106 @@
+"""Checking --tag, --metadata, --storage-class and --content-type against S3's rules, before any
+request: a bad value is one line and exit 2, not a failure of every file half-way through the run."""
+
+from __future__ import annotations
+
+import re
+
+# Our own metadata keys (pipeline.object_extra sets them): --metadata cannot set them.
+OWN_METADATA = (
+    "source-name",
+    "source-size",
+    "source-mtime-ns",
+    "source-encoding",
+    "encoding-method",
+    "fingerprint",
+    "ingested-by",
+)
+STORAGE_CLASSES = (
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+    "OUTPOSTS",
+    "EXPRESS_ONEZONE",
+)
+MAX_TAGS = 10
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+# S3 allows 2 KB of user metadata in all (keys and values, UTF-8 bytes); ours takes up to ~900 bytes
+# (a long file name, percent-encoded), so the user gets the rest, rounded down.
+MAX_USER_METADATA = 1024
+_TAG_TEXT = re.compile(r"[\w +\-=.:/@]*")  # letters, digits, spaces and + - = . _ : / @ (S3's rule)
+_METADATA_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
+_CONTENT_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}( *;[\x20-\x7e]*)?")
+
+
+def split_pair(option: str, text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"{option} {text!r}: expected KEY=VALUE")
+    return key, value
+
+
+def parse_tags(texts: list[str]) -> tuple[tuple[str, str], ...]:
+    """--tag KEY=VALUE, repeatable: S3 object tagging's limits and characters."""
+    tags: dict[str, str] = {}
+    for text in texts:
+        key, value = split_pair("--tag", text)
+        if key in tags:
+            raise ValueError(f"--tag {key!r}: given twice")
+        if len(key) > MAX_TAG_KEY or len(value) > MAX_TAG_VALUE:
+            raise ValueError(
+                f"--tag {key!r}: keys up to {MAX_TAG_KEY} characters, values up to {MAX_TAG_VALUE}"
+            )
+        if not _TAG_TEXT.fullmatch(key) or not _TAG_TEXT.fullmatch(value):
+            raise ValueError(f"--tag {text!r}: use letters, digits, spaces and + - = . _ : / @ only")
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"--tag {key!r}: the aws: prefix is reserved")
+        tags[key] = value
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"--tag: {len(tags)} tags given, S3 allows {MAX_TAGS} per object")
+    return tuple(tags.items())
+
+
+def parse_metadata(texts: list[str]) -> tuple[tuple[str, str], ...]:
+    """--metadata KEY=VALUE, repeatable: ASCII, keys lower-cased (as S3 stores them), never ours."""
+    metadata: dict[str, str] = {}
+    for text in texts:
+        key, value = split_pair("--metadata", text)
+        if not _METADATA_KEY.fullmatch(key):
+            raise ValueError(f"--metadata {key!r}: keys are ASCII letters, digits, '.', '_' and '-'")
+        if not _PRINTABLE_ASCII.fullmatch(value):
+            raise ValueError(
+                f"--metadata {key!r}: the value must be printable ASCII (S3 sends it as a header)"
+            )
+        key = key.lower()
+        if key in OWN_METADATA:
+            raise ValueError(f"--metadata {key!r}: async_ingest sets this key itself; choose another name")
+        if key in metadata:
+            raise ValueError(f"--metadata {key!r}: given twice (keys are case-insensitive)")
+        metadata[key] = value
+    size = sum(len(k) + len(v) for k, v in metadata.items())
+    if size > MAX_USER_METADATA:
+        raise ValueError(
+            f"--metadata: {size} bytes in all, at most {MAX_USER_METADATA} (S3 allows 2 KB with ours)"
+        )
+    return tuple(metadata.items())
+
+
+def parse_storage_class(text: str) -> str:
+    name = text.strip().upper()
+    if name not in STORAGE_CLASSES:
+        raise ValueError(f"--storage-class {text!r}: choose from {', '.join(STORAGE_CLASSES)}")
+    return name
+
+
+def parse_content_type(text: str) -> str:
+    if not _CONTENT_TYPE.fullmatch(text):
+        raise ValueError(f"--content-type {text!r}: expected TYPE/SUBTYPE[; PARAMETERS] in printable ASCII")
+    return text
