@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import ctypes
 import datetime as dt
 import os
@@ -125,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--follow-symlinks", action="store_true", help="follow links leading outside SOURCE")
     run.add_argument("--shard", help="INDEX/COUNT: take only this worker's share of the files")
     run.add_argument("--dry-run", action="store_true", help="show sources, encodings and keys; write nothing")
+    check = p.add_argument_group("CSV check")
+    check.add_argument(
+        "--csv-check",
+        choices=["off", "report", "strict"],
+        default="report",
+        help="report (default): rows, columns, ragged rows in the output, report and metadata; "
+        "strict: also fail a file with ragged rows or an unterminated quote; off: no check",
+    )
+    check.add_argument("--delimiter", help="',' ';' '|' or 'tab' (default: sniffed per file)")
+    check.add_argument("--expect-columns", type=int, help="fail a file whose header has another count")
+    check.add_argument("--expect-header", help="a,b,c: fail a file whose header differs (schema drift)")
     out = p.add_argument_group("output")
     out.add_argument("--report", type=Path, help="write a JSON report here")
     out.add_argument("--quiet", action="store_true", help="only errors and the summary")
@@ -204,6 +216,26 @@ def _credentials(args: argparse.Namespace, environ: dict[str, str]) -> Credentia
     return credentials
 
 
+DELIMITERS = {",": ",", ";": ";", "|": "|", "tab": "\t", "\\t": "\t", "\t": "\t"}
+
+
+def _csv_options(args: argparse.Namespace) -> tuple[str | None, tuple[str, ...] | None]:
+    """--delimiter and --expect-header, checked (the header is read as one CSV row)."""
+    delimiter = None
+    if args.delimiter is not None:
+        delimiter = DELIMITERS.get(args.delimiter)
+        if delimiter is None:
+            raise UsageError(f"--delimiter {args.delimiter!r}: choose from , ; | tab")
+    expect_header = None
+    if args.expect_header is not None:
+        expect_header = tuple(next(csv.reader([args.expect_header]), []))
+    if args.expect_columns is not None and args.expect_columns < 1:
+        raise UsageError("--expect-columns: must be at least 1")
+    if args.csv_check == "off" and (expect_header is not None or args.expect_columns is not None):
+        raise UsageError("--expect-columns and --expect-header need the CSV check (not --csv-check off)")
+    return delimiter, expect_header
+
+
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunSettings:
     if not args.sources:
         raise UsageError("no SOURCE given: name CSV files or folders, e.g. async-ingest data/ --bucket NAME")
@@ -234,6 +266,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         raise UsageError("--max-attempts: must be at least 1")
     if args.sse_kms_key_id and args.sse != "aws:kms":
         raise UsageError("--sse-kms-key-id needs --sse aws:kms")
+    delimiter, expect_header = _csv_options(args)
     endpoint = args.endpoint_url or environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
     ingest = IngestSettings(
         bucket=bucket,
@@ -249,6 +282,10 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         resume=args.resume,
         sse=args.sse,
         sse_kms_key_id=args.sse_kms_key_id,
+        csv_check=args.csv_check,
+        csv_delimiter=delimiter,
+        expect_columns=args.expect_columns,
+        expect_header=expect_header,
     )
     parts_in_flight = max(1, max_memory // part_size)
     connection = ConnectionSettings(

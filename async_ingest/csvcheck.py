@@ -62,7 +62,7 @@ class CsvStats:
     @property
     def header_hash(self) -> str:
         """Short hash of the column names, to tell schema drift at a glance."""
-        return hashlib.sha256("\x1f".join(self.names).encode()).hexdigest()[:16]
+        return header_hash(self.names)
 
     @property
     def first_bad_line(self) -> int | None:
@@ -211,6 +211,11 @@ class CsvChecker:
         """The header's names once the dialect is known (None before; () without a header)."""
         return None if self.dialect is None else self.dialect.names
 
+    @property
+    def stats(self) -> CsvStats | None:
+        """The stats once finish() has run."""
+        return self._finished
+
     def _set_dialect(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self._delim = dialect.delimiter.encode() if dialect.delimiter else NO_DELIMITER
@@ -280,10 +285,11 @@ class CsvChecker:
         self._row_delims = len(skeleton) - last - 1
         self._row_content = bool(seg[raw_last + 1 :].strip(b"\r"))
 
-    def _middle(self, skeleton: bytes, seg: bytes | bytearray, start: int, end: int) -> None:
+    def _middle(self, skeleton: bytes | bytearray, seg: bytes | bytearray, start: int, end: int) -> None:
         """Whole lines seg[start:end] (skeleton: their delimiters and line ends)."""
         lines = skeleton.count(b"\n")
-        if self.columns is not None and skeleton == self._good * lines and not self._has_blank(seg, start, end):
+        well_formed = self.columns is not None and skeleton == self._good * lines
+        if well_formed and not self._has_blank(seg, start, end):
             self.records += lines
             self.rows += lines
             self._line += lines
@@ -341,3 +347,68 @@ class CsvChecker:
         if not self._row_content and not self._in_quote:
             self._row_content = bool(raw[last + 1 :].strip(b"\r"))
         return len(raw)
+
+
+class CsvRejected(Exception):
+    """--csv-check strict or an --expect-* option refuses the file: its upload is aborted."""
+
+
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "|": "pipe", "\t": "tab"}
+
+
+def header_hash(names: tuple[str, ...]) -> str:
+    return hashlib.sha256("\x1f".join(names).encode()).hexdigest()[:16]
+
+
+@dataclass
+class CsvPolicy:
+    """What makes a file fail: --csv-check strict, --expect-columns, --expect-header."""
+
+    mode: str = "report"  # off | report | strict
+    expect_columns: int | None = None
+    expect_header: tuple[str, ...] | None = None
+    _header_checked: bool = False
+
+    def check(self, checker: CsvChecker, stats: CsvStats | None) -> None:
+        """After each part (stats: after the last one). Raises CsvRejected."""
+        first_row_done = checker.columns is not None or stats is not None
+        if not self._header_checked and checker.dialect is not None and first_row_done:
+            self._header_checked = True  # once the first row is complete: with the first part
+            problem = self.header_problem(checker.dialect, checker.columns or 0)
+            if problem:
+                raise CsvRejected(f"schema drift: {problem}")
+        if self.mode != "strict":
+            return
+        if checker.first_ragged_lines:
+            raise CsvRejected(
+                f"CSV check (strict): line {checker.first_ragged_lines[0]}: the number of fields differs "
+                f"from the header's {checker.columns}"
+            )
+        if stats is not None and stats.unterminated_quote_line is not None:
+            raise CsvRejected(
+                f"CSV check (strict): line {stats.unterminated_quote_line}: a quote opened there never closes"
+            )
+
+    def header_problem(self, dialect: Dialect, columns: int) -> str | None:
+        names = dialect.names
+        if self.expect_header is not None and names != self.expect_header:
+            found = ",".join(names) if dialect.header else "no header"
+            return f"expected header {','.join(self.expect_header)}, found {found}"
+        if self.expect_columns is not None and columns != self.expect_columns:
+            return f"expected {self.expect_columns} columns, found {columns}"
+        return None
+
+
+def csv_metadata(checker: CsvChecker) -> dict[str, str]:
+    """Object metadata known so far (S3 sets it when the upload starts: rows only for a single PUT)."""
+    if checker.dialect is None:
+        return {}
+    dialect = checker.dialect
+    metadata = {"csv-delimiter": DELIMITER_NAMES.get(dialect.delimiter or "", "none")}
+    if checker.columns is not None:
+        metadata["csv-columns"] = str(checker.columns)
+    if dialect.header:
+        metadata["csv-header-sha"] = header_hash(dialect.names)
+    if checker.stats is not None:
+        metadata["csv-rows"] = str(checker.stats.rows)
+    return metadata

@@ -26,6 +26,7 @@ DEFAULT_LOCAL_DIR = Path(".async_ingest/local-s3")
 
 OnDecodeError = Literal["fail", "replace"]
 SSE = Literal["AES256", "aws:kms"]
+CsvCheck = Literal["off", "report", "strict"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class IngestSettings:
     sse: SSE | None = None
     sse_kms_key_id: str | None = None
     verify_etag: bool = True
+    csv_check: CsvCheck = "report"
+    csv_delimiter: str | None = None  # None: sniffed per file
+    expect_columns: int | None = None
+    expect_header: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
