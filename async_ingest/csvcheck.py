@@ -379,14 +379,14 @@ class CsvPolicy:
                 raise CsvRejected(f"schema drift: {problem}")
         if self.mode != "strict":
             return
-        if checker.first_ragged_lines:
+        unterminated = stats.unterminated_quote_line if stats is not None else None
+        ragged = checker.first_ragged_lines[0] if checker.first_ragged_lines else None
+        if unterminated is not None and (ragged is None or unterminated <= ragged):
+            raise CsvRejected(f"CSV check (strict): line {unterminated}: a quote opened there never closes")
+        if ragged is not None:
             raise CsvRejected(
-                f"CSV check (strict): line {checker.first_ragged_lines[0]}: the number of fields differs "
-                f"from the header's {checker.columns}"
-            )
-        if stats is not None and stats.unterminated_quote_line is not None:
-            raise CsvRejected(
-                f"CSV check (strict): line {stats.unterminated_quote_line}: a quote opened there never closes"
+                f"CSV check (strict): line {ragged}: the number of fields differs from the header's "
+                f"{checker.columns}"
             )
 
     def header_problem(self, dialect: Dialect, columns: int) -> str | None:
