@@ -28,6 +28,9 @@ CANDIDATES = (",", ";", "|", "\t")
 FIRST_RAGGED = 5  # line numbers kept for the report
 NOT_CSV_RAGGED_SHARE = 0.5  # most rows ragged: this is no table
 FREE_TEXT_LINE = 200  # mean characters a line beyond which one column reads as prose
+QUOTED_BLOCK = 256 * 1024  # lines with quotes are checked in bulk this many bytes at a time
+MARK = b"\x01"  # stands for a quoted field once its content is cut out
+SPARSE_MARKS = 64  # fewer quoted fields than one per this many bytes: checked one by one
 NO_DELIMITER = b"\x00"  # counted as the delimiter of a one-column file: never a field separator
 _NL = 0x0A
 _BOM = b"\xef\xbb\xbf"
@@ -243,7 +246,7 @@ class CsvChecker:
             line_start = max(pos, raw.rfind(b"\n", pos, quote) + 1)
             if line_start > pos:
                 self._unquoted(raw, pos, line_start)
-            pos = self._exact(raw, line_start)
+            pos = self._quoted(raw, line_start)
         self._prev = raw[-1]
         self._closed_at = -1 if self._closed_at == size - 1 else -2
 
@@ -307,6 +310,52 @@ class CsvChecker:
             or seg.find(b"\n\n", start, end) != -1
             or seg.find(b"\n\r\n", start, end) != -1
         )
+
+    def _quoted(self, raw: bytes | bytearray, start: int) -> int:
+        """Whole lines from start (outside quotes) holding quotes, in bulk where they are plain RFC 4180:
+        every quoted field cut down to one MARK (split on the quotes, join the pieces outside), the
+        result checked as unquoted text. Lines where a quote opens mid-field, text follows a closing
+        quote or a quoted field holds a line end are walked exactly instead. Returns where it stopped."""
+        end = raw.find(b"\n", start + QUOTED_BLOCK) + 1 or raw.rfind(b"\n", start) + 1
+        if end <= start:
+            return self._exact(raw, start)
+        block = raw[start:end]
+        pieces = block.split(self._quote)  # even: outside quotes, odd: inside
+        outside: list[bytes | bytearray] = list(pieces[0::2])
+        # An odd number of quotes, a MARK in the text, or a line end inside a quoted field.
+        if not len(pieces) % 2 or MARK in block or b"\n" in b"".join(pieces[1::2]):
+            return self._exact_until(raw, start, end)
+        if b"" in outside[1:-1]:  # "" inside a quoted field split it in two: one MARK for both
+            outside = [outside[0], *(piece for piece in outside[1:-1] if piece), outside[-1]]
+        joined = MARK.join(outside)
+        previous = raw[start - 1] if start else self._prev
+        if not self._plain_quoting(joined, previous):
+            return self._exact_until(raw, start, end)
+        self._unquoted(joined, 0, len(joined))
+        return end
+
+    def _plain_quoting(self, joined: bytes, previous: int) -> bool:
+        """Every MARK (quoted field) starts a field and ends one: what RFC 4180 allows."""
+        delim, marks = self._delim, joined.count(MARK)
+        if marks * SPARSE_MARKS < len(joined):  # few: look at each (multi-byte counts are slow)
+            before = (delim[0], _NL)
+            index = joined.find(MARK)
+            while index != -1:
+                if (joined[index - 1] if index else previous) not in before:
+                    return False
+                if joined[index + 1] not in before and joined[index + 1 : index + 3] != b"\r\n":
+                    return False
+                index = joined.find(MARK, index + 1)
+            return True
+        opening = joined.count(delim + MARK) + joined.count(b"\n" + MARK)
+        opening += joined.startswith(MARK) and previous in (delim[0], _NL)
+        closing = joined.count(MARK + delim) + joined.count(MARK + b"\n") + joined.count(MARK + b"\r\n")
+        return opening == marks and closing == marks
+
+    def _exact_until(self, raw: bytes | bytearray, pos: int, end: int) -> int:
+        while pos < end:
+            pos = self._exact(raw, pos)
+        return pos
 
     def _exact(self, raw: bytes | bytearray, pos: int) -> int:
         """Walk delimiters, quotes and line ends from pos to the end of the current row (returns the
