@@ -23,6 +23,15 @@ from typing import Any
 from async_ingest import __version__
 from async_ingest.encoding import resolve_codec
 from async_ingest.keys import DEFAULT_KEY_TEMPLATE, InvalidKey, validate_template
+from async_ingest.manifest import (
+    DEFAULT_MANIFEST_KEY,
+    MANIFEST_CONTENT_TYPE,
+    build_manifest,
+    manifest_body,
+    manifest_key,
+    new_run_id,
+    validate_manifest_key,
+)
 from async_ingest.parts import DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE
 from async_ingest.pipeline import ingest_all
 from async_ingest.progress import (
@@ -139,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--expect-header", help="a,b,c: fail a file whose header differs (schema drift)")
     out = p.add_argument_group("output")
     out.add_argument("--report", type=Path, help="write a JSON report here")
+    out.add_argument(
+        "--manifest-key",
+        default=DEFAULT_MANIFEST_KEY,
+        help="key of the run manifest written to the bucket after every file ({yyyy} {mm} {dd} {run_id})",
+    )
+    out.add_argument("--no-manifest", action="store_true", help="write no run manifest")
     out.add_argument("--quiet", action="store_true", help="only errors and the summary")
     out.add_argument("--log-format", choices=["text", "json"], default="text")
     out.add_argument(
@@ -248,6 +263,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
     try:
         validate_bucket_name(bucket)
         validate_template(args.key_template)
+        if not args.no_manifest:
+            validate_manifest_key(args.manifest_key)
         encoding = args.encoding if args.encoding == "auto" else resolve_codec(args.encoding)
         shard = parse_shard(args.shard) if args.shard else shard_from_environment(environ)
     except (ValueError, InvalidKey) as exc:
@@ -310,6 +327,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         quiet=args.quiet,
         log_format=args.log_format,
         progress_interval=args.progress_interval,
+        manifest_key=None if args.no_manifest else args.manifest_key,
     )
 
 
@@ -345,6 +363,8 @@ def list_sources(settings: RunSettings) -> list[SourceFile]:
 
 async def _ingest(settings: RunSettings, sources: list[SourceFile]) -> int:
     started = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC)
+    manifest_ok = True
     printer = make_printer(settings, sources)
     if settings.ingest.dry_run:
         results = await ingest_all(sources, settings.ingest, None, printer)
@@ -353,6 +373,8 @@ async def _ingest(settings: RunSettings, sources: list[SourceFile]) -> int:
             async with open_s3(settings.connection) as (s3, region):
                 await s3.ensure_bucket(settings.ingest.bucket, region, create=settings.create_bucket)
                 results = await ingest_all(sources, settings.ingest, s3, printer)
+                if settings.manifest_key is not None:
+                    manifest_ok = await _write_manifest(s3, settings, results, started_at)
                 if settings.local and not settings.quiet and settings.log_format == "text":
                     await _list_bucket(s3, settings.ingest.bucket)
         except S3Error as exc:
@@ -361,7 +383,25 @@ async def _ingest(settings: RunSettings, sources: list[SourceFile]) -> int:
     printer.summary(summary)
     if settings.report is not None:
         write_report(settings.report, results, summary)
-    return EXIT_FAILED if summary.failed else EXIT_OK
+    return EXIT_FAILED if summary.failed or not manifest_ok else EXIT_OK
+
+
+async def _write_manifest(s3: Any, settings: RunSettings, results: list[Any], started: dt.datetime) -> bool:
+    """The run manifest, once every file has landed or failed (its appearance tells the downstream
+    job the run is over). False, with one line on stderr, when it cannot be written."""
+    assert settings.manifest_key is not None
+    run_id = new_run_id(started)
+    key = manifest_key(settings.manifest_key, settings.ingest.date, run_id)
+    manifest = build_manifest(results, run_id, settings.ingest.bucket, started, dt.datetime.now(dt.UTC))
+    body, md5 = manifest_body(manifest)
+    try:
+        await s3.put_object(settings.ingest.bucket, key, body, md5, {}, content_type=MANIFEST_CONTENT_TYPE)
+    except S3Error as exc:
+        print(f"FAILED manifest s3://{settings.ingest.bucket}/{key}: {exc}", file=sys.stderr)
+        return False
+    if not settings.quiet and settings.log_format == "text":
+        print(f"manifest s3://{settings.ingest.bucket}/{key}")
+    return True
 
 
 async def _list_bucket(s3: Any, bucket: str) -> None:

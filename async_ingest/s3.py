@@ -357,7 +357,13 @@ class S3:
             return await self._call(context, method, Body=stream, **kwargs)
 
     async def put_object(
-        self, bucket: str, key: str, body: Body, content_md5: str, extra: Mapping[str, Any]
+        self,
+        bucket: str,
+        key: str,
+        body: Body,
+        content_md5: str,
+        extra: Mapping[str, Any],
+        content_type: str = CONTENT_TYPE,
     ) -> str:
         response = await self._call_with_body(
             f"upload s3://{bucket}/{key}",
@@ -366,7 +372,7 @@ class S3:
             Bucket=bucket,
             Key=key,
             ContentMD5=content_md5,
-            ContentType=CONTENT_TYPE,
+            ContentType=content_type,
             **extra,
         )
         return str(response["ETag"])

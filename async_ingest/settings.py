@@ -69,3 +69,4 @@ class RunSettings:
     quiet: bool = False
     log_format: Literal["text", "json"] = "text"
     progress_interval: float = 5.0
+    manifest_key: str | None = None  # template; None: no manifest (--no-manifest)

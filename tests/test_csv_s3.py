@@ -4,13 +4,16 @@ and that strict mode and schema expectations leave nothing in the bucket."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from async_ingest.csvcheck import header_hash
-from tests.conftest import cli_env, list_keys, open_uploads, read_object, run_cli
+from tests.conftest import REPO, cli_env, list_keys, open_uploads, read_object, run_cli
 
 RAGGED = "id;nome;preço\r\n1;Ana;12,50\r\n2;Bia\r\n3;Caio;7,00\r\n4;Davi;1,00;extra\r\n".encode("cp1252")
 
@@ -145,9 +148,67 @@ def test_off_does_no_check(
         (("--expect-columns", "0"), "--expect-columns"),
         (("--csv-check", "off", "--expect-header", "a,b"), "need the CSV check"),
         (("--csv-check", "loud"), "--csv-check"),
+        (("--manifest-key", "m/{date}/{run_id}.json"), "unknown field(s) date"),
+        (("--manifest-key", "m/latest.json"), "must contain {run_id}"),
     ],
 )
 def test_csv_usage_errors(args: tuple[str, ...], message: str) -> None:
     result = run_cli("data/", "--bucket", "b-ok", *args, env=cli_env("http://127.0.0.1:9"))
     assert result.returncode == 2, result.output
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_manifest_lists_every_object_after_they_landed_and_marks_failures(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path, indir: Path
+) -> None:
+    big_csv(indir / "big.csv")
+    (indir / "vendas.csv").write_bytes(RAGGED)
+    (indir / "bad.csv").write_text("a,b\n1,2,3\n", encoding="utf-8")
+    args = [sys.executable, "-m", "async_ingest", str(indir), "--bucket", shared_bucket]
+    args += ["--key-template", prefix + "/{filename}", "--part-size", "5MiB", "--csv-check", "strict"]
+    args += ["--manifest-key", prefix + "/_manifests/{yyyy}/{run_id}.json", "--date", "2026-11-25"]
+    data_keys = {f"{prefix}/big.csv"}  # vendas.csv and bad.csv are ragged: they fail under strict
+    proc = subprocess.Popen(
+        args, env=cli_env(s3_server.endpoint_url), cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    seen_manifest = False
+    while proc.poll() is None or not seen_manifest:
+        keys = set(list_keys(s3, shared_bucket, prefix))
+        manifests = [k for k in keys if "/_manifests/" in k]
+        if manifests:
+            seen_manifest = True
+            assert data_keys <= keys  # never a manifest before the objects it lists
+        if proc.poll() is not None and not seen_manifest:
+            break
+        time.sleep(0.05)
+    stdout = proc.communicate()[0]
+    assert proc.returncode == 1, stdout
+    assert seen_manifest
+    (key,) = [k for k in list_keys(s3, shared_bucket, prefix) if "/_manifests/" in k]
+    assert key.startswith(f"{prefix}/_manifests/2026/") and f"manifest s3://{shared_bucket}/{key}" in stdout
+    head = s3.head_object(Bucket=shared_bucket, Key=key)
+    assert head["ContentType"] == "application/json"
+    manifest = json.loads(read_object(s3, shared_bucket, key))
+    assert (manifest["files"], manifest["failed"], manifest["complete"]) == (3, 2, False)
+    objects = {Path(o["source"]).name: o for o in manifest["objects"]}
+    big = objects["big.csv"]
+    landed = s3.head_object(Bucket=shared_bucket, Key=big["key"])
+    assert (
+        big["status"] == "uploaded"
+        and big["size"] == landed["ContentLength"] == (indir / "big.csv").stat().st_size
+    )
+    assert big["etag"] == landed["ETag"] and big["source_encoding"] == "utf-8"
+    assert (big["rows"], big["columns"], big["header"]) == (250_000, 4, ["id", "title", "genre", "year"])
+    for name in ("vendas.csv", "bad.csv"):
+        assert objects[name]["status"] == "failed" and "CSV check (strict)" in objects[name]["error"]
+        assert objects[name]["key"] not in list_keys(s3, shared_bucket, prefix)
+
+
+def test_no_manifest(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path, indir: Path
+) -> None:
+    (indir / "vendas.csv").write_bytes(RAGGED)
+    template = prefix + "/_manifests/{run_id}.json"
+    result = upload(tmp_path, s3_server, shared_bucket, prefix, "--manifest-key", template, "--no-manifest")
+    assert result.returncode == 0, result.output
+    assert list_keys(s3, shared_bucket, prefix) == [f"{prefix}/vendas.csv"]
