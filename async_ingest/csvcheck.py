@@ -28,6 +28,7 @@ CANDIDATES = (",", ";", "|", "\t")
 FIRST_RAGGED = 5  # line numbers kept for the report
 NOT_CSV_RAGGED_SHARE = 0.5  # most rows ragged: this is no table
 FREE_TEXT_LINE = 200  # mean characters a line beyond which one column reads as prose
+VIEW_SLICE = 1024 * 1024
 QUOTED_BLOCK = 256 * 1024  # lines with quotes are checked in bulk this many bytes at a time
 MARK = b"\x01"  # stands for a quoted field once its content is cut out
 SPARSE_MARKS = 64  # fewer quoted fields than one per this many bytes: checked one by one
@@ -176,7 +177,12 @@ class CsvChecker:
                 chunk, self._pending = self._pending, bytearray()
             sample = bytes(chunk[: self.sniff_bytes])
             self._set_dialect(sniff(sample, complete=False, delimiter=self.delimiter))
-        self._process(chunk if not isinstance(chunk, memoryview) else bytes(chunk))
+        if not isinstance(chunk, memoryview):
+            self._process(chunk)
+            return
+        # A view (the part buffer's filled prefix) is copied a slice at a time: memory stays flat.
+        for start in range(0, len(chunk), VIEW_SLICE):
+            self._process(bytes(chunk[start : start + VIEW_SLICE]))
 
     def finish(self) -> CsvStats:
         if self._finished is not None:
