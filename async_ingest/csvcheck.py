@@ -116,7 +116,9 @@ def sniff(sample: bytes, *, complete: bool, delimiter: str | None = None) -> Dia
     first_line_complete = end > 0
     text = sample[: end or len(sample)].decode("utf-8", errors="replace").removeprefix("\ufeff")
     quotechar = '"'
-    if '"' not in text and re.search(r"(?:^|[,;|\t])'[^'\n]*'(?:[,;|\t]|\r?$)", text, re.MULTILINE):
+    # ' quotes only when no " appears and whole fields are in ' on many lines (not an apostrophe).
+    single = re.findall(r"(?:^|[,;|\t])'[^'\n]*'(?:[,;|\t]|\r?$)", text, re.MULTILINE)
+    if '"' not in text and len(single) >= max(2, text.count("\n") // 10):
         quotechar = "'"
     candidates = (delimiter,) if delimiter else CANDIDATES
     scored = [(_score(_rows(text, d, quotechar)), -i, d) for i, d in enumerate(candidates)]

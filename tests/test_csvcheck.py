@@ -153,6 +153,8 @@ def test_sniff_prefers_the_consistent_delimiter_and_reads_the_header() -> None:
     assert (dialect.delimiter, dialect.header, dialect.names) == (";", True, ("a", "b", "c"))
     assert not sniff(b"1,2,3\n4,5,6\n", complete=True).header
     assert sniff(b"a,b\n1,2\n", complete=True, delimiter="|").delimiter == "|"
+    assert sniff(b"id,name\n1,'Ana, Maria'\n2,'Bia'\n", complete=True).quotechar == "'"
+    assert sniff(b"id|title\n1|l'amour\n2|'Til Death\n", complete=True).quotechar == '"'
 
 
 def test_policy_strict_and_schema_drift() -> None:
