@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import ctypes
 import datetime as dt
 import math
@@ -33,6 +34,15 @@ from async_ingest.keys import (
     collision_message,
     key_collisions,
     validate_template,
+)
+from async_ingest.manifest import (
+    DEFAULT_MANIFEST_KEY,
+    MANIFEST_CONTENT_TYPE,
+    build_manifest,
+    manifest_body,
+    manifest_key,
+    new_run_id,
+    validate_manifest_key,
 )
 from async_ingest.object_options import (
     STORAGE_CLASSES,
@@ -178,8 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", help="INDEX/COUNT: take only this worker's share of the files")
     _add_everyday_options(p, run)
     run.add_argument("--dry-run", action="store_true", help="show sources, encodings and keys; write nothing")
+    check = p.add_argument_group("CSV check")
+    check.add_argument(
+        "--csv-check",
+        choices=["off", "report", "strict"],
+        default="report",
+        help="report (default): rows, columns, ragged rows in the output, report and metadata; "
+        "strict: also fail a file with ragged rows or an unterminated quote; off: no check",
+    )
+    check.add_argument("--delimiter", help="',' ';' '|' or 'tab' (default: sniffed per file)")
+    check.add_argument("--expect-columns", type=int, help="fail a file whose header has another count")
+    check.add_argument("--expect-header", help="a,b,c: fail a file whose header differs (schema drift)")
     out = p.add_argument_group("output")
     out.add_argument("--report", type=Path, help="write a JSON report here")
+    out.add_argument(
+        "--manifest-key",
+        default=DEFAULT_MANIFEST_KEY,
+        help="key of the run manifest written to the bucket after every file ({yyyy} {mm} {dd} {run_id})",
+    )
+    out.add_argument("--no-manifest", action="store_true", help="write no run manifest")
     out.add_argument("--quiet", action="store_true", help="only errors and the summary")
     out.add_argument("--log-format", choices=["text", "json"], default="text")
     out.add_argument(
@@ -338,6 +365,26 @@ def _credentials(args: argparse.Namespace, environ: dict[str, str]) -> Credentia
     return credentials
 
 
+DELIMITERS = {",": ",", ";": ";", "|": "|", "tab": "\t", "\\t": "\t", "\t": "\t"}
+
+
+def _csv_options(args: argparse.Namespace) -> tuple[str | None, tuple[str, ...] | None]:
+    """--delimiter and --expect-header, checked (the header is read as one CSV row)."""
+    delimiter = None
+    if args.delimiter is not None:
+        delimiter = DELIMITERS.get(args.delimiter)
+        if delimiter is None:
+            raise UsageError(f"--delimiter {args.delimiter!r}: choose from , ; | tab")
+    expect_header = None
+    if args.expect_header is not None:
+        expect_header = tuple(next(csv.reader([args.expect_header]), []))
+    if args.expect_columns is not None and args.expect_columns < 1:
+        raise UsageError("--expect-columns: must be at least 1")
+    if args.csv_check == "off" and (expect_header is not None or args.expect_columns is not None):
+        raise UsageError("--expect-columns and --expect-header need the CSV check (not --csv-check off)")
+    return delimiter, expect_header
+
+
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunSettings:
     endpoint = _endpoint(args, environ)  # first: a refused URL may hold a password, say so at once
     if not args.sources:
@@ -353,6 +400,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
             validate_region(args.region)
         validate_bucket_name(bucket)
         validate_template(args.key_template)
+        if not args.no_manifest:
+            validate_manifest_key(args.manifest_key)
         encoding = args.encoding if args.encoding == "auto" else resolve_codec(args.encoding)
         shard = parse_shard(args.shard) if args.shard else shard_from_environment(environ)
     except (ValueError, InvalidKey) as exc:
@@ -372,6 +421,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         raise UsageError("--max-attempts: must be at least 1")
     if args.sse_kms_key_id and args.sse != "aws:kms":
         raise UsageError("--sse-kms-key-id needs --sse aws:kms")
+    delimiter, expect_header = _csv_options(args)
     ingest = IngestSettings(
         bucket=bucket,
         key_template=args.key_template,
@@ -388,6 +438,10 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         sse_kms_key_id=args.sse_kms_key_id,
         checksum=args.checksum,
         **object_fields(args),
+        csv_check=args.csv_check,
+        csv_delimiter=delimiter,
+        expect_columns=args.expect_columns,
+        expect_header=expect_header,
     )
     parts_in_flight = max(1, max_memory // part_size)
     connection = ConnectionSettings(
@@ -414,6 +468,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         quiet=args.quiet,
         log_format=args.log_format,
         progress_interval=args.progress_interval,
+        manifest_key=None if args.no_manifest else args.manifest_key,
     )
 
 
@@ -512,6 +567,8 @@ def save_report(settings: RunSettings, results: list[FileResult], summary: Summa
 
 async def _ingest(settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable]) -> int:
     started = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC)
+    manifest_ok = True
     printer = make_printer(settings, sources)
     failed = unreadable_results(unreadable, settings, printer)
     if settings.ingest.dry_run:
@@ -522,6 +579,8 @@ async def _ingest(settings: RunSettings, sources: list[SourceFile], unreadable: 
                 await s3.ensure_bucket(settings.ingest.bucket, region, create=settings.create_bucket)
                 results = await ingest_all(sources, settings.ingest, s3, printer)
                 printer.close()  # bars first: the listing must start on its own line, below them
+                if settings.manifest_key is not None:
+                    manifest_ok = await _write_manifest(s3, settings, failed + results, started_at)
                 if settings.local and not settings.quiet and settings.log_format == "text":
                     await _list_bucket(s3, settings.ingest.bucket)
         except S3Error as exc:
@@ -532,7 +591,27 @@ async def _ingest(settings: RunSettings, sources: list[SourceFile], unreadable: 
     printer.summary(summary)
     if save_report(settings, results, summary) != EXIT_OK:
         return EXIT_FAILED
-    return EXIT_FAILED if summary.failed else EXIT_OK
+    return EXIT_FAILED if summary.failed or not manifest_ok else EXIT_OK
+
+
+async def _write_manifest(s3: Any, settings: RunSettings, results: list[Any], started: dt.datetime) -> bool:
+    """The run manifest, once every file has landed or failed (its appearance tells the downstream
+    job the run is over). False, with one line on stderr, when it cannot be written."""
+    assert settings.manifest_key is not None
+    run_id = new_run_id(started)
+    key = manifest_key(settings.manifest_key, settings.ingest.date, run_id)
+    manifest = build_manifest(results, run_id, settings.ingest.bucket, started, dt.datetime.now(dt.UTC))
+    body, md5 = manifest_body(manifest)
+    try:
+        await s3.put_object(
+            settings.ingest.bucket, key, body, {"ContentMD5": md5}, {"ContentType": MANIFEST_CONTENT_TYPE}
+        )
+    except S3Error as exc:
+        print(f"FAILED manifest s3://{settings.ingest.bucket}/{key}: {exc}", file=sys.stderr)
+        return False
+    if not settings.quiet and settings.log_format == "text":
+        print(f"manifest s3://{settings.ingest.bucket}/{key}")
+    return True
 
 
 async def _list_bucket(s3: Any, bucket: str) -> None:

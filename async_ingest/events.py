@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from async_ingest.checksums import StoredChecksum
+from async_ingest.csvcheck import CsvStats
 from async_ingest.sources import SourceFile
 
 Status = Literal["uploaded", "skipped", "failed", "planned"]
@@ -61,6 +62,7 @@ class FileResult:
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    csv: CsvStats | None = None  # the CSV check (None: --csv-check off, or not uploaded)
 
 
 @dataclass(frozen=True)

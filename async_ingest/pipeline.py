@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from async_ingest import __version__
 from async_ingest.budget import MemoryBudget
 from async_ingest.checksums import CHECKSUMS, Checksum, stored_checksum
+from async_ingest.csvcheck import CsvChecker, CsvPolicy, CsvRejected, csv_metadata
 from async_ingest.encoding import (
     SAMPLE_WINDOW,
     SAMPLE_WINDOWS,
@@ -37,7 +38,7 @@ from async_ingest.events import (
     PartUploaded,
 )
 from async_ingest.keys import InvalidKey, KeyFields, render_key
-from async_ingest.parts import FilledPart, PartFiller, max_expansion, plan_part_size
+from async_ingest.parts import FilledPart, Part, PartFiller, max_expansion, plan_part_size
 from async_ingest.s3 import S3, S3Error, StoredObject
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceChanged, SourceFile, SourceReader, read_region, read_windows
@@ -208,11 +209,13 @@ async def upload_stream(job: FileJob) -> FileResult:
         job.emit(PartUploaded(source, number, size, transcoder.bytes_in))
 
     checksum = CHECKSUMS[settings.checksum]
+    extra = object_extra(source, job.detection, job.fingerprint, settings)
+    check = csv_check(settings)
     writer = ObjectWriter(
         job.s3,
         settings.bucket,
         job.key,
-        object_extra(source, job.detection, job.fingerprint, settings),
+        extra,
         job.budget,
         job.reservation(),
         verify_etag=settings.verify_etag and settings.sse != "aws:kms",
@@ -239,7 +242,9 @@ async def upload_stream(job: FileJob) -> FileResult:
     )
     try:
         while True:
-            part = await fill_part(filler, reader, await writer.next_buffer())
+            part = await fill_part(filler, reader, await writer.next_buffer(), check)
+            if check is not None:  # read when the upload starts: after the first part, or at the end
+                extra["Metadata"].update(csv_metadata(check.checker))
             if filler.exhausted:
                 break
             await writer.write_part(part, input_done=filler.input_done)
@@ -268,23 +273,50 @@ async def upload_stream(job: FileJob) -> FileResult:
         etag=written.etag,
         checksum=written.checksum,
         sha256=filler.sha256.hexdigest() if filler.sha256 is not None else None,
+        csv=check.checker.finish() if check is not None else None,
     )
 
 
-def fill_next(filler: PartFiller, reader: SourceReader, buffer: bytearray) -> FilledPart:
+@dataclass
+class CsvCheck:
+    """The CSV check of one upload attempt: fed each part's UTF-8 on the filling thread."""
+
+    checker: CsvChecker
+    policy: CsvPolicy
+
+    def part(self, data: Part, last: bool) -> None:
+        """Raises CsvRejected (strict mode, --expect-*): before the part is sent."""
+        self.checker.feed(data)
+        self.policy.check(self.checker, self.checker.finish() if last else None)
+
+
+def csv_check(settings: IngestSettings) -> CsvCheck | None:
+    if settings.csv_check == "off":
+        return None
+    policy = CsvPolicy(settings.csv_check, settings.expect_columns, settings.expect_header)
+    return CsvCheck(CsvChecker(settings.csv_delimiter), policy)
+
+
+def fill_next(
+    filler: PartFiller, reader: SourceReader, buffer: bytearray, check: CsvCheck | None = None
+) -> FilledPart:
     """The next part; after the last one, the file is closed and checked against its listing."""
     part = filler.fill(buffer)
     if filler.exhausted:
         reader.close()
         reader.check_unchanged(filler.transcoder.bytes_in)
+    if check is not None:
+        check.part(part.data, filler.exhausted)
     return part
 
 
-async def fill_part(filler: PartFiller, reader: SourceReader, buffer: bytearray) -> FilledPart:
+async def fill_part(
+    filler: PartFiller, reader: SourceReader, buffer: bytearray, check: CsvCheck | None = None
+) -> FilledPart:
     """The next part, filled on a worker thread (one hand-off per part: for a small file, the whole
     read). If this task is cancelled meanwhile, the thread is still let finish: the buffer must not
     go back to the pool, nor the file be closed, under it."""
-    filling = asyncio.ensure_future(asyncio.to_thread(fill_next, filler, reader, buffer))
+    filling = asyncio.ensure_future(asyncio.to_thread(fill_next, filler, reader, buffer, check))
     try:
         return await asyncio.shield(filling)
     except asyncio.CancelledError:
@@ -381,6 +413,7 @@ async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
         InvalidKey,
         OSError,
         ValueError,
+        CsvRejected,
     ) as exc:
         result.status = "failed"
         result.error = f"{source.path}: {exc}{checksum_hint(exc, ctx.settings)}"

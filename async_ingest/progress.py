@@ -48,6 +48,23 @@ def describe_checksum(result: FileResult) -> str:
     return f"  {stored.algorithm.lower()}={stored.value}" if stored else ""
 
 
+def describe_csv(result: FileResult) -> str:
+    """The CSV check in a few words, e.g. `rows=1,234 cols=5 delim='|'  ragged=3 (lines 17, 40, 52)`."""
+    stats = result.csv
+    if stats is None:
+        return ""
+    text = f"  rows={stats.rows:,} cols={stats.columns} delim={stats.delimiter!r}"
+    if stats.not_csv:
+        text += f"  not CSV? {stats.not_csv}"
+    if stats.ragged_rows:
+        more = ", ..." if stats.ragged_rows > len(stats.first_ragged_lines) else ""
+        lines = ", ".join(map(str, stats.first_ragged_lines))
+        text += f"  ragged={stats.ragged_rows:,} (lines {lines}{more})"
+    if stats.unterminated_quote_line is not None:
+        text += f"  unterminated quote (line {stats.unterminated_quote_line})"
+    return text
+
+
 def file_line(result: FileResult) -> str:
     target = f"s3://{result.bucket}/{result.key}"
     if result.status == "failed":
@@ -64,6 +81,7 @@ def file_line(result: FileResult) -> str:
         f"{result.source.path} -> {target}  {describe_encoding(result)}  "
         f"{format_size(result.bytes_read)} -> {format_size(result.bytes_written)}  {result.seconds:.2f} s"
         f"{describe_checksum(result)}"
+        f"{describe_csv(result)}"
     )
 
 

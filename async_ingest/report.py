@@ -84,6 +84,25 @@ def result_entry(result: FileResult) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "error": json_safe(result.error) if result.error else None,
         "notes": [json_safe(note) for note in result.notes],
+        **csv_entry(result),
+    }
+
+
+def csv_entry(result: FileResult) -> dict[str, Any]:
+    """The CSV check's findings (absent with --csv-check off)."""
+    stats = result.csv
+    if stats is None:
+        return {}
+    return {
+        "rows": stats.rows,
+        "columns": stats.columns,
+        "delimiter": stats.delimiter,
+        "header": list(stats.names) if stats.header else None,
+        "ragged_rows": stats.ragged_rows,
+        "first_ragged_lines": list(stats.first_ragged_lines),
+        "unterminated_quote_line": stats.unterminated_quote_line,
+        "missing_final_newline": stats.missing_final_newline,
+        "not_csv": stats.not_csv,
     }
 
 

@@ -28,6 +28,7 @@ DEFAULT_LOCAL_DIR = Path(".async_ingest/local-s3")
 
 OnDecodeError = Literal["fail", "replace"]
 SSE = Literal["AES256", "aws:kms"]
+CsvCheck = Literal["off", "report", "strict"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ class IngestSettings:
         """The report carries the SHA-256 of the uploaded bytes (it costs a pass over them)."""
         return self.checksum == "sha256"
 
+    csv_check: CsvCheck = "report"
+    csv_delimiter: str | None = None  # None: sniffed per file
+    expect_columns: int | None = None
+    expect_header: tuple[str, ...] | None = None
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -79,3 +85,4 @@ class RunSettings:
     quiet: bool = False
     log_format: Literal["text", "json"] = "text"
     progress_interval: float = 5.0
+    manifest_key: str | None = None  # template; None: no manifest (--no-manifest)

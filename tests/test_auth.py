@@ -163,8 +163,10 @@ def test_a_read_only_identity_fails_every_file_and_leaves_nothing(
     assert result.returncode == 1, result.output
     assert took < FAIL_FAST_S, took
     failed = [line for line in result.stderr.splitlines() if line.startswith("FAILED")]
-    assert len(failed) == 2 and all("AccessDenied" in line for line in failed), result.stderr
-    assert proxy.count(r"^PUT ") == 1 and proxy.count(CREATE) == 1, proxy.requests  # not retried
+    # Both files, then the run manifest (one more PUT), which this identity may not write either.
+    assert len(failed) == 3 and all("AccessDenied" in line for line in failed), result.stderr
+    assert failed[-1].startswith("FAILED manifest s3://secured/Raw/Local/CSV/_manifests/")
+    assert proxy.count(r"^PUT ") == 2 and proxy.count(CREATE) == 1, proxy.requests  # not retried
     assert "Traceback" not in result.output
     assert_no_secret(result.output)
     assert list_keys(admin, BUCKET, prefix) == []

@@ -24,10 +24,12 @@ def test_sample_data_lands_as_utf8_under_the_default_layout(s3_server: Any, s3: 
     bucket = "sample-default-layout"  # a bucket of its own: the exact default keys are asserted
     result = run_cli("data/", "--bucket", bucket, "--date", DATE, env=cli_env(s3_server.endpoint_url))
     assert result.returncode == 0, result.output
-    assert list_keys(s3, bucket) == [
+    keys = list_keys(s3, bucket)
+    assert [k for k in keys if "/_manifests/" not in k] == [
         "Raw/Local/CSV/Movies/2026/11/25/movies.csv",
         "Raw/Local/CSV/Series/2026/11/25/series.csv",
     ]
+    assert len([k for k in keys if k.startswith("Raw/Local/CSV/_manifests/2026/11/25/")]) == 1
     assert read_object(s3, bucket, "Raw/Local/CSV/Movies/2026/11/25/movies.csv") == MOVIES_UTF8
     assert read_object(s3, bucket, "Raw/Local/CSV/Series/2026/11/25/series.csv") == SERIES_UTF8
     head = s3.head_object(Bucket=bucket, Key="Raw/Local/CSV/Movies/2026/11/25/movies.csv")
@@ -247,10 +249,10 @@ def test_local_mode_runs_an_embedded_server_and_keeps_its_data(tmp_path: Path) -
     env = cli_env()
     first = run_cli("data/", "--local", "--local-dir", local_dir, "--date", DATE, env=env, timeout=180)
     assert first.returncode == 0, first.output
-    assert "s3://local-datalake now holds 2 object(s)" in first.stdout
+    assert "s3://local-datalake now holds 3 object(s)" in first.stdout  # and the run manifest
     assert "s3://local-datalake/Raw/Local/CSV/Movies/2026/11/25/movies.csv" in first.stdout
     second = run_cli(
         "data/series.csv", "--local", "--local-dir", local_dir, "--date", "2026-11-26", env=env, timeout=180
     )
     assert second.returncode == 0, second.output
-    assert "s3://local-datalake now holds 3 object(s)" in second.stdout
+    assert "s3://local-datalake now holds 5 object(s)" in second.stdout

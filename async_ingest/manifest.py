@@ -1,0 +1,85 @@
+"""The run manifest: one JSON object listing every object of a run, written after all of them have
+landed or failed, so that its appearance can trigger the downstream job."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+from typing import Any
+
+from async_ingest.events import FileResult
+from async_ingest.report import csv_entry
+
+DEFAULT_MANIFEST_KEY = "Raw/Local/CSV/_manifests/{yyyy}/{mm}/{dd}/{run_id}.json"
+MANIFEST_FIELDS = ("yyyy", "mm", "dd", "run_id")
+MANIFEST_CONTENT_TYPE = "application/json"
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """Sortable and unique: UTC time of the start, then random hex (two shards never collide)."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def validate_manifest_key(template: str) -> None:
+    """Raises ValueError: unknown fields, or a key that cannot be distinct per run."""
+    fields = set(re.findall(r"{([^{}]*)}", template))
+    unknown = sorted(fields - set(MANIFEST_FIELDS))
+    if unknown:
+        raise ValueError(f"--manifest-key {template!r}: unknown field(s) {', '.join(unknown)}")
+    if "run_id" not in fields:
+        raise ValueError(f"--manifest-key {template!r}: must contain {{run_id}} (one manifest per run)")
+    if template.startswith("/") or "//" in template:
+        raise ValueError(f"--manifest-key {template!r}: empty path segment")
+
+
+def manifest_key(template: str, date: dt.date, run_id: str) -> str:
+    return template.format(yyyy=f"{date:%Y}", mm=f"{date:%m}", dd=f"{date:%d}", run_id=run_id)
+
+
+def object_entry(result: FileResult) -> dict[str, Any]:
+    stats = result.csv
+    entry: dict[str, Any] = {
+        "key": result.key,
+        "status": result.status,
+        "source": str(result.source.path),
+        "size": result.bytes_written if result.status == "uploaded" else None,
+        "etag": result.etag,
+        "checksum_algorithm": result.checksum.algorithm if result.checksum else None,
+        "checksum": result.checksum.value if result.checksum else None,
+        "sha256": result.sha256,
+        "source_encoding": result.encoding.encoding if result.encoding else None,
+        "rows": stats.rows if stats else None,
+        "columns": stats.columns if stats else None,
+        "header": list(stats.names) if stats and stats.header else None,
+        "error": result.error,
+    }
+    extra = csv_entry(result)
+    entry.update({k: extra[k] for k in ("delimiter", "ragged_rows") if k in extra})
+    return entry
+
+
+def build_manifest(
+    results: list[FileResult], run_id: str, bucket: str, started: dt.datetime, finished: dt.datetime
+) -> dict[str, Any]:
+    failed = sum(r.status == "failed" for r in results)
+    return {
+        "run_id": run_id,
+        "bucket": bucket,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "complete": failed == 0,
+        "files": len(results),
+        "failed": failed,
+        "objects": [object_entry(r) for r in results],
+    }
+
+
+def manifest_body(manifest: dict[str, Any]) -> tuple[bytes, str]:
+    """The JSON bytes and their Content-MD5."""
+    body = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    return body, base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode("ascii")
