@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 import re
 import secrets
 from typing import Any
 
+from async_ingest.display import json_safe, json_text
 from async_ingest.events import FileResult
 from async_ingest.report import csv_entry
 
@@ -46,7 +46,7 @@ def object_entry(result: FileResult) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "key": result.key,
         "status": result.status,
-        "source": str(result.source.path),
+        "source": json_safe(str(result.source.path)),
         "size": result.bytes_written if result.status == "uploaded" else None,
         "etag": result.etag,
         "checksum_algorithm": result.checksum.algorithm if result.checksum else None,
@@ -56,7 +56,7 @@ def object_entry(result: FileResult) -> dict[str, Any]:
         "rows": stats.rows if stats else None,
         "columns": stats.columns if stats else None,
         "header": list(stats.names) if stats and stats.header else None,
-        "error": result.error,
+        "error": json_safe(result.error) if result.error else None,
     }
     extra = csv_entry(result)
     entry.update({k: extra[k] for k in ("delimiter", "ragged_rows") if k in extra})
@@ -81,5 +81,5 @@ def build_manifest(
 
 def manifest_body(manifest: dict[str, Any]) -> tuple[bytes, str]:
     """The JSON bytes and their Content-MD5."""
-    body = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    body = (json_text(manifest, indent=2) + "\n").encode()  # names that are not UTF-8 escaped
     return body, base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode("ascii")

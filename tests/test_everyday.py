@@ -377,7 +377,7 @@ def test_local_listing_starts_below_the_closed_bars(tmp_path: Path) -> None:
         columns=160,
     )
     assert code == 0, screen
-    listing = screen.index("s3://local-datalake now holds 2 object(s):")
+    listing = screen.index("s3://local-datalake now holds 3 object(s):")  # and the run manifest
     assert screen[:listing].endswith("\n")  # on a line of its own, not after the bar
     assert screen.rindex("total (2 files)") < listing  # no bar drawn below the listing
     assert screen.index("summary") > listing
