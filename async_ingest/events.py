@@ -11,7 +11,7 @@ from async_ingest.sources import SourceFile
 Status = Literal["uploaded", "skipped", "failed", "planned"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EncodingInfo:
     encoding: str
     method: str  # bom | detected | ascii | forced
@@ -19,14 +19,14 @@ class EncodingInfo:
     bom_removed: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileStarted:
     source: SourceFile
     key: str
     encoding: EncodingInfo
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartUploaded:
     source: SourceFile
     number: int
@@ -34,7 +34,7 @@ class PartUploaded:
     source_bytes_read: int  # how far the reader is when the part is acknowledged (for progress)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileRestarted:
     """A decode failure made the file start again with a re-detected encoding."""
 
@@ -43,7 +43,7 @@ class FileRestarted:
     encoding: EncodingInfo
 
 
-@dataclass
+@dataclass(slots=True)  # one per file, kept until the summary: no __dict__ each
 class FileResult:
     source: SourceFile
     bucket: str
@@ -61,7 +61,7 @@ class FileResult:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileFinished:
     result: FileResult
 

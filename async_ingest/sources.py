@@ -17,7 +17,7 @@ class SourceError(ValueError):
     """A SOURCE argument cannot be used (missing, unreadable, nothing to ingest)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file found: no __dict__ each
 class SourceFile:
     path: Path  # as the user can find it (relative to cwd if it was given relative)
     reldir: str  # folder relative to the SOURCE folder it was found under ("" for given files)
@@ -117,6 +117,8 @@ def walk_folder(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile
         dirnames[:] = sorted(
             d for d in dirnames if not _is_hidden(d) and (follow_symlinks or _inside(here / d, root))
         )
+        reldir = here.relative_to(root).as_posix()  # one string shared by the folder's files
+        reldir = "" if reldir == "." else reldir
         for name in sorted(filenames):
             path = here / name
             if _is_hidden(name) or not name.lower().endswith(CSV_SUFFIX):
@@ -125,8 +127,7 @@ def walk_folder(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile
                 continue
             if not path.is_file():
                 continue
-            reldir = here.relative_to(root).as_posix()
-            found.append(_stat(path, "" if reldir == "." else reldir))
+            found.append(_stat(path, reldir))
     return found
 
 
