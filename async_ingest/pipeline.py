@@ -340,9 +340,10 @@ def source_key_fields(source: SourceFile, settings: IngestSettings) -> KeyFields
 DETECTION_MEMORY = SAMPLE_WINDOW * SAMPLE_WINDOWS
 
 
-# More files in flight would only wait for the memory budget (16 MiB pays for ~250 small files'
-# buffers at once) while each costs a few KB of coroutine state: --concurrency is capped here.
-MAX_FILES_IN_FLIGHT = 1000
+def max_files_in_flight(settings: IngestSettings) -> int:
+    """--concurrency, capped at the files whose smallest part buffer the memory budget can pay for
+    at once (256 with the default 16 MiB): more would only wait for it, each costing memory."""
+    return max(1, min(settings.concurrency, settings.max_memory // MIN_RESERVATION))
 
 
 @dataclass
@@ -435,7 +436,7 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
 async def ingest_all(
     sources: list[SourceFile], settings: IngestSettings, s3: S3 | None, emit: Emit
 ) -> list[FileResult]:
-    """Every file, `concurrency` at a time (at most MAX_FILES_IN_FLIGHT), part buffers bounded by one
+    """Every file, `concurrency` at a time (see max_files_in_flight), part buffers bounded by one
     shared budget; the results in the order of the sources.
 
     Cancellation (Ctrl-C, SIGTERM) propagates into every file, each of which aborts its upload.
@@ -453,7 +454,7 @@ async def ingest_all(
             results[index] = await ingest_file(source, ctx)
 
     async with asyncio.TaskGroup() as group:
-        for _ in range(min(settings.concurrency, MAX_FILES_IN_FLIGHT, len(sources))):
+        for _ in range(min(max_files_in_flight(settings), len(sources))):
             group.create_task(worker())
     done = [result for result in results if result is not None]
     assert len(done) == len(sources)  # every worker ran to the end, or the task group raised

@@ -14,9 +14,10 @@ import pytest
 from async_ingest import pipeline
 from async_ingest.encoding import forced
 from async_ingest.events import Event, FileFinished, FileResult, FileStarted
-from async_ingest.pipeline import MAX_FILES_IN_FLIGHT, RunContext, encoding_info, ingest_all
+from async_ingest.pipeline import RunContext, encoding_info, ingest_all
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceFile
+from async_ingest.units import MiB
 from tests.conftest import cli_env, list_keys, run_cli
 
 
@@ -74,11 +75,12 @@ async def test_at_most_concurrency_files_are_in_flight_and_results_keep_source_o
     assert len(started) == 200 == len([e for e in fake.events if isinstance(e, FileFinished)])
 
 
-async def test_a_huge_concurrency_is_capped(fake: FakeFiles) -> None:
-    files = sources(MAX_FILES_IN_FLIGHT + 200)
-    settings = IngestSettings("b", concurrency=100_000, dry_run=True)
+async def test_a_huge_concurrency_is_capped_by_what_the_memory_budget_can_pay_for(fake: FakeFiles) -> None:
+    settings = IngestSettings("b", concurrency=100_000, max_memory=16 * MiB, dry_run=True)
+    assert pipeline.max_files_in_flight(settings) == 256  # 16 MiB of 64 KiB smallest buffers
+    files = sources(300)
     results = await ingest_all(files, settings, None, fake.events.append)
-    assert fake.most == MAX_FILES_IN_FLIGHT
+    assert fake.most == 256
     assert len(results) == len(files)
 
 
