@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
 import time
@@ -55,6 +56,7 @@ MIN_RESERVATION = 64 * KiB
 REDETECT_CONTEXT = 256 * KiB  # bytes around a decode failure added to the samples when re-detecting
 
 
+@functools.lru_cache(maxsize=256)  # one shared instance per distinct detection, not one per file
 def encoding_info(detection: Detection) -> EncodingInfo:
     return EncodingInfo(detection.encoding, detection.method, detection.confidence, bool(detection.bom))
 
