@@ -13,7 +13,7 @@ from async_ingest.sources import SourceFile
 Status = Literal["uploaded", "skipped", "failed", "planned"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EncodingInfo:
     encoding: str
     method: str  # bom | detected | ascii | forced
@@ -21,14 +21,14 @@ class EncodingInfo:
     bom_removed: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileStarted:
     source: SourceFile
     key: str
     encoding: EncodingInfo
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartUploaded:
     source: SourceFile
     number: int
@@ -36,7 +36,7 @@ class PartUploaded:
     source_bytes_read: int  # how far the reader is when the part is acknowledged (for progress)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileRestarted:
     """A decode failure made the file start again with a re-detected encoding."""
 
@@ -45,7 +45,7 @@ class FileRestarted:
     encoding: EncodingInfo
 
 
-@dataclass
+@dataclass(slots=True)  # one per file, kept until the summary: no __dict__ each
 class FileResult:
     source: SourceFile
     bucket: str
@@ -65,7 +65,7 @@ class FileResult:
     csv: CsvStats | None = None  # the CSV check (None: --csv-check off, or not uploaded)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileFinished:
     result: FileResult
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
 import time
@@ -38,18 +39,27 @@ from async_ingest.events import (
     PartUploaded,
 )
 from async_ingest.keys import InvalidKey, KeyFields, render_key
-from async_ingest.parts import FilledPart, Part, PartFiller, max_expansion, plan_part_size
-from async_ingest.s3 import S3, S3Error, StoredObject
+from async_ingest.parts import (
+    FilledPart,
+    Part,
+    PartFiller,
+    max_expansion,
+    plan_part_size,
+    same_etag,
+    single_put_etag,
+)
+from async_ingest.s3 import S3, Listed, S3Error, StoredObject
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceChanged, SourceFile, SourceReader, read_region, read_windows
 from async_ingest.transcode import DecodeFailure, Transcoder
-from async_ingest.units import KiB
+from async_ingest.units import KiB, MiB
 from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
 
 MIN_RESERVATION = 64 * KiB
 REDETECT_CONTEXT = 256 * KiB  # bytes around a decode failure added to the samples when re-detecting
 
 
+@functools.lru_cache(maxsize=256)  # one shared instance per distinct detection, not one per file
 def encoding_info(detection: Detection) -> EncodingInfo:
     return EncodingInfo(detection.encoding, detection.method, detection.confidence, bool(detection.bom))
 
@@ -332,16 +342,64 @@ async def _abort(writer: ObjectWriter) -> None:
 
 
 async def already_landed(
-    s3: S3, settings: IngestSettings, key: str, fp: str, listed: set[str] | None = None
+    job: FileJob, listed: dict[str, Listed] | None, memory: MemoryBudget
 ) -> StoredObject | None:
-    """The object already uploaded from this same source (ETag, stored checksum), or None. listed:
-    the keys known to exist (None: unknown); a key not among them needs no request at all."""
-    if listed is not None and key not in listed:
+    """The object already uploaded from this same source (ETag, stored checksum), or None.
+
+    listed: the keys known to exist, as listed (None: unknown); a key not among them needs no
+    request at all. A small file whose listed ETag is the MD5 of its object regenerated here holds
+    exactly what would be uploaded: no request either. Otherwise a HEAD compares the fingerprint."""
+    if listed is not None:
+        entry = listed.get(job.key)
+        if entry is None:
+            return None
+        if await same_as_listed(job, entry, memory):
+            return StoredObject(entry.etag, None)
+    head = await job.s3.head_object(job.settings.bucket, job.key)
+    if head is None or head.get("Metadata", {}).get("fingerprint") != job.fingerprint:
         return None
-    head = await s3.head_object(settings.bucket, key)
-    if head is None or head.get("Metadata", {}).get("fingerprint") != fp:
+    return StoredObject(
+        str(head.get("ETag")), stored_checksum(head, CHECKSUMS[job.settings.checksum].s3_name)
+    )
+
+
+# Up to this size, regenerating a file's object to compare its MD5 with the listed ETag costs less
+# than a HEAD (~2 ms of botocore CPU per request; transcoding runs at ~0.5 GB/s).
+REGENERATE_MAX = 1 * MiB
+
+
+async def same_as_listed(job: FileJob, listed: Listed, memory: MemoryBudget) -> bool:
+    """Whether a small file's object, made again locally, has the listed ETag (a single PUT's ETag
+    is the MD5 of the body; not with SSE-KMS, nor for multipart objects). A store that lists the
+    objects' checksum algorithms (AWS) must list ours: an object stored under another algorithm is
+    uploaded again. One that lists none (SeaweedFS) is trusted on the bytes alone."""
+    if job.source.size > REGENERATE_MAX or "-" in listed.etag or job.settings.sse == "aws:kms":
+        return False
+    checksum = CHECKSUMS[job.settings.checksum]
+    if listed.algorithms and checksum.flexible and checksum.s3_name not in listed.algorithms:
+        return False
+    listed_etag = listed.etag
+    paid = await memory.acquire(job.reservation())
+    try:
+        etag = await asyncio.to_thread(regenerated_etag, job)
+    finally:
+        memory.release(paid)
+    return etag is not None and same_etag(etag, listed_etag)
+
+
+def regenerated_etag(job: FileJob) -> str | None:
+    """The ETag of a one-part object made from the source, or None (more than one part, or a
+    sequence that does not decode: the upload would find out)."""
+    reader = SourceReader(job.source)
+    transcoder = Transcoder(job.detection.encoding, errors=job.errors, bom=job.detection.bom)
+    filler = PartFiller(reader, transcoder, job.part_size(), job.source.size, CHECKSUMS["md5"])
+    try:
+        part = filler.fill(bytearray(job.reservation()))
+    except DecodeFailure:
         return None
-    return StoredObject(str(head.get("ETag")), stored_checksum(head, CHECKSUMS[settings.checksum].s3_name))
+    finally:
+        reader.close()
+    return single_put_etag(part.digest) if filler.exhausted else None
 
 
 # A run lists what is already under its keys' common prefix once, instead of a HEAD per file (which
@@ -350,17 +408,16 @@ async def already_landed(
 LISTED_PER_FILE = 10
 
 
-async def listed_keys(s3: S3, settings: IngestSettings, keys: list[str]) -> set[str] | None:
-    """Keys already in the bucket among those under the keys' common prefix, or None: unknown
+async def listed_keys(s3: S3, settings: IngestSettings, keys: list[str]) -> dict[str, Listed] | None:
+    """ETags of the keys already in the bucket under the keys' common prefix, or None: unknown
     (listing not allowed, or too many objects there), check each file with a HEAD."""
     if settings.force or not keys:
         return None
     try:
         prefix = os.path.commonprefix(keys)  # noqa: RUF071 (an S3 prefix is compared by character)
-        objects = await s3.list_objects_upto(settings.bucket, prefix, LISTED_PER_FILE * len(keys))
+        return await s3.list_etags_upto(settings.bucket, prefix, LISTED_PER_FILE * len(keys))
     except S3Error:
         return None
-    return None if objects is None else {str(o["Key"]) for o in objects}
 
 
 def key_plan(sources: list[SourceFile], settings: IngestSettings) -> list[tuple[SourceFile, str]]:
@@ -385,6 +442,12 @@ def source_key_fields(source: SourceFile, settings: IngestSettings) -> KeyFields
 DETECTION_MEMORY = SAMPLE_WINDOW * SAMPLE_WINDOWS
 
 
+def max_files_in_flight(settings: IngestSettings) -> int:
+    """--concurrency, capped at the files whose smallest part buffer the memory budget can pay for
+    at once (256 with the default 16 MiB): more would only wait for it, each costing memory."""
+    return max(1, min(settings.concurrency, settings.max_memory // MIN_RESERVATION))
+
+
 @dataclass
 class RunContext:
     """What every file of one run shares."""
@@ -394,7 +457,7 @@ class RunContext:
     budget: MemoryBudget
     emit: Emit
     detecting: MemoryBudget
-    listed: set[str] | None = None  # keys known to exist already (None: unknown)
+    listed: dict[str, Listed] | None = None  # the keys known to exist already (None: unknown)
 
 
 async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
@@ -452,18 +515,18 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
     if settings.dry_run or s3 is None:
         result.status = "planned"
         return result
-    if not settings.force:
-        landed = await already_landed(s3, settings, result.key, fp, ctx.listed)
-        if landed is not None:
-            result.status, result.etag, result.checksum = "skipped", landed.etag, landed.checksum
-            return result
-    emit(FileStarted(source, result.key, result.encoding))
     job = FileJob(source, result.key, detection, fp, settings, s3, ctx.budget, emit, resume=settings.resume)
     # With --on-decode-error replace, a guessed encoding is first tried strictly: a sequence that
     # does not decode more likely means a wrong guess (re-detected below) than a damaged file.
     guessed = detection.method in ("ascii", "detected")
     if settings.on_decode_error == "replace" and not guessed:
         job.errors = "replace"
+    if not settings.force:
+        landed = await already_landed(job, ctx.listed, ctx.detecting)
+        if landed is not None:
+            result.status, result.etag, result.checksum = "skipped", landed.etag, landed.checksum
+            return result
+    emit(FileStarted(source, result.key, result.encoding))
     try:
         return await upload_stream(job)
     except ResumeMismatch as mismatch:
@@ -489,19 +552,26 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
 async def ingest_all(
     sources: list[SourceFile], settings: IngestSettings, s3: S3 | None, emit: Emit
 ) -> list[FileResult]:
-    """Every file, `concurrency` at a time, part buffers bounded by one shared budget.
+    """Every file, `concurrency` at a time (see max_files_in_flight), part buffers bounded by one
+    shared budget; the results in the order of the sources.
 
     Cancellation (Ctrl-C, SIGTERM) propagates into every file, each of which aborts its upload.
     """
     ctx = RunContext(settings, s3, MemoryBudget(settings.max_memory), emit, MemoryBudget(DETECTION_MEMORY))
     if s3 is not None and not settings.dry_run:
         ctx.listed = await listed_keys(s3, settings, planned_keys(sources, settings))
-    gate = asyncio.Semaphore(settings.concurrency)
+    results: list[FileResult | None] = [None] * len(sources)
+    pending = iter(enumerate(sources))
 
-    async def one(source: SourceFile) -> FileResult:
-        async with gate:
-            return await ingest_file(source, ctx)
+    async def worker() -> None:
+        # A fixed set of workers pulling the next file, not a task per file waiting its turn:
+        # memory does not grow with the number of files.
+        for index, source in pending:
+            results[index] = await ingest_file(source, ctx)
 
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(source)) for source in sources]
-    return [task.result() for task in tasks]
+        for _ in range(min(max_files_in_flight(settings), len(sources))):
+            group.create_task(worker())
+    done = [result for result in results if result is not None]
+    assert len(done) == len(sources)  # every worker ran to the end, or the task group raised
+    return done

@@ -23,6 +23,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
+from botocore import utils as botocore_utils
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 
 from async_ingest.checksums import StoredChecksum, stored_checksum
@@ -155,6 +156,14 @@ class StoredObject:
 
     etag: str
     checksum: StoredChecksum | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """What a listing tells of one object."""
+
+    etag: str
+    algorithms: str  # its checksum algorithms, space-separated ("" where the store lists none)
 
 
 class S3Error(RuntimeError):
@@ -336,7 +345,21 @@ def make_session(settings: ConnectionSettings) -> aioboto3.Session:
         )
     if settings.profile:
         kwargs["profile_name"] = settings.profile
-    return aioboto3.Session(**kwargs)
+    session = aioboto3.Session(**kwargs)
+    session._session.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=parse_timestamp
+    )
+    return session
+
+
+def parse_timestamp(text: str) -> Any:
+    """botocore's timestamp parser goes through dateutil: ~0.3 ms per timestamp, 6 s for the
+    LastModified of 20,000 listed objects. The ISO 8601 form S3 uses in XML bodies parses in ~1 us
+    with datetime; anything else (HTTP dates in headers) still goes to botocore."""
+    if isinstance(text, str) and "T" in text:
+        with contextlib.suppress(ValueError):
+            return dt.datetime.fromisoformat(text)
+    return botocore_utils.parse_timestamp(text)
 
 
 def resolve_region(session: aioboto3.Session, settings: ConnectionSettings) -> str:
@@ -628,6 +651,24 @@ class S3:
                 return None
             if not response.get("IsTruncated"):
                 return objects
+            kwargs["ContinuationToken"] = response["NextContinuationToken"]
+
+    async def list_etags_upto(self, bucket: str, prefix: str, limit: int) -> dict[str, Listed] | None:
+        """Key -> ETag and checksum algorithms of the objects under prefix, or None as soon as there
+        are more than limit of them. Only these are kept of each listed object (100,000 listed objects
+        as botocore parses them would be ~100 MB)."""
+        etags: dict[str, Listed] = {}
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            response = await self._call(f"list {bucket}", "list_objects_v2", **kwargs)
+            etags.update(
+                (str(o["Key"]), Listed(str(o.get("ETag", "")), " ".join(o.get("ChecksumAlgorithm", []))))
+                for o in response.get("Contents", [])
+            )
+            if len(etags) > limit:
+                return None
+            if not response.get("IsTruncated"):
+                return etags
             kwargs["ContinuationToken"] = response["NextContinuationToken"]
 
 

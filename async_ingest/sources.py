@@ -18,7 +18,7 @@ class SourceError(ValueError):
     """A SOURCE argument cannot be used (missing, unreadable, nothing to ingest)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file found: no __dict__ each
 class SourceFile:
     path: Path  # as the user can find it (relative to cwd if it was given relative)
     reldir: str  # folder relative to the SOURCE folder it was found under ("" for given files)
@@ -183,13 +183,14 @@ def walk_folder(
         dirnames[:] = sorted(
             d for d in dirnames if not _is_hidden(d) and (follow_symlinks or _inside(here / d, root))
         )
+        reldir = here.relative_to(root).as_posix()  # one string shared by the folder's files
+        reldir = "" if reldir == "." else reldir
         for name in sorted(filenames):
             path = here / name
-            reldir = here.relative_to(root).as_posix()
-            if _is_hidden(name) or not filters.takes(name if reldir == "." else f"{reldir}/{name}"):
+            if _is_hidden(name) or not filters.takes(f"{reldir}/{name}" if reldir else name):
                 continue
             try:  # a folder that may be listed but not searched (r, no x): the names, but no stat
-                source = _listed_file(path, root, "" if reldir == "." else reldir, follow_symlinks)
+                source = _listed_file(path, root, reldir, follow_symlinks)
             except OSError as exc:
                 _collect(unreadable, path, exc)
                 continue

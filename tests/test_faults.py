@@ -296,8 +296,25 @@ def test_a_run_lists_its_prefix_once_and_checks_only_keys_already_there(
     again = run_cli(*args, env=cli_env())
     assert again.returncode == 0, again.output
     assert "4 (1 uploaded, 3 skipped, 0 failed)" in again.stdout
-    assert object_heads(proxy, shared_bucket, prefix) == 3, proxy.requests  # the three listed keys only
+    # the three listed objects' ETags are the MD5s of their files: no HEAD for them either
+    assert object_heads(proxy, shared_bucket, prefix) == 0, proxy.requests
     assert read_object(s3, shared_bucket, f"{prefix}/f3.csv") == b"id|name\n3|new\n"
+
+
+def test_a_listed_object_with_other_bytes_is_checked_with_a_head_and_uploaded_again(
+    proxy: FaultProxy, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    small_folder(folder, 2)
+    args = [str(folder), "--bucket", shared_bucket, "--key-template", prefix + "/{filename}"]
+    args += ["--endpoint-url", proxy.url]
+    assert run_cli(*args, env=cli_env()).returncode == 0
+    s3.put_object(Bucket=shared_bucket, Key=f"{prefix}/f1.csv", Body=b"replaced by someone else\n")
+    again = run_cli(*args, env=cli_env())
+    assert again.returncode == 0, again.output
+    assert "2 (1 uploaded, 1 skipped, 0 failed)" in again.stdout
+    assert object_heads(proxy, shared_bucket, prefix) == 1, proxy.requests  # f1 only: its ETag differs
+    assert read_object(s3, shared_bucket, f"{prefix}/f1.csv") == "id|name\n1|Zoë\n".encode()
 
 
 def test_with_many_other_objects_under_the_prefix_each_file_is_checked_on_its_own(

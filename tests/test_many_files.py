@@ -1,0 +1,117 @@
+"""Many files: a bounded set of workers (memory does not grow with the file count or --concurrency),
+results in source order, cancellation reaching every file in flight; and a re-run that decides
+from one listing. The 20,000 / 100,000 file measurements are in bench/many_files.py."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from async_ingest import pipeline
+from async_ingest.encoding import forced
+from async_ingest.events import Event, FileFinished, FileResult, FileStarted
+from async_ingest.pipeline import RunContext, encoding_info, ingest_all
+from async_ingest.settings import IngestSettings
+from async_ingest.sources import SourceFile
+from async_ingest.units import MiB
+from tests.conftest import cli_env, list_keys, run_cli
+
+
+def sources(count: int) -> list[SourceFile]:
+    return [SourceFile(Path(f"in/f{index}.csv"), "", index, 0) for index in range(count)]
+
+
+class FakeFiles:
+    """Stands in for ingest_file: emits FileStarted/FileFinished like an upload and records how many
+    files were between the two at once."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.in_flight = 0
+        self.most = 0
+        self.cancelled = 0
+        self.events: list[Event] = []
+
+    async def __call__(self, source: SourceFile, ctx: RunContext) -> FileResult:
+        result = FileResult(source, ctx.settings.bucket, source.path.name, "uploaded")
+        ctx.emit(FileStarted(source, result.key, encoding_info(forced("utf-8"))))
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(random.uniform(0, self.seconds))
+            if source.size % 7 == 3:
+                result.status, result.error = "failed", f"{source.path}: broken"
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.in_flight -= 1
+        ctx.emit(FileFinished(result))
+        return result
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeFiles:
+    files = FakeFiles(seconds=0.002)
+    monkeypatch.setattr(pipeline, "ingest_file", files)
+    return files
+
+
+async def test_at_most_concurrency_files_are_in_flight_and_results_keep_source_order(fake: FakeFiles) -> None:
+    files = sources(200)
+    results = await ingest_all(
+        files, IngestSettings("b", concurrency=7, dry_run=True), None, fake.events.append
+    )
+    assert fake.most == 7
+    assert [r.source for r in results] == files
+    assert [r.error for r in results if r.status == "failed"] == [
+        f"in/f{i}.csv: broken" for i in range(200) if i % 7 == 3
+    ]
+    started = [e for e in fake.events if isinstance(e, FileStarted)]
+    assert len(started) == 200 == len([e for e in fake.events if isinstance(e, FileFinished)])
+
+
+async def test_a_huge_concurrency_is_capped_by_what_the_memory_budget_can_pay_for(fake: FakeFiles) -> None:
+    settings = IngestSettings("b", concurrency=100_000, max_memory=16 * MiB, dry_run=True)
+    assert pipeline.max_files_in_flight(settings) == 256  # 16 MiB of 64 KiB smallest buffers
+    files = sources(300)
+    results = await ingest_all(files, settings, None, fake.events.append)
+    assert fake.most == 256
+    assert len(results) == len(files)
+
+
+async def test_cancelling_the_run_cancels_every_file_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = FakeFiles(seconds=60)
+    monkeypatch.setattr(pipeline, "ingest_file", slow)
+    run = asyncio.ensure_future(
+        ingest_all(sources(50), IngestSettings("b", concurrency=5), None, slow.events.append)
+    )
+    while slow.in_flight < 5:
+        await asyncio.sleep(0.01)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert slow.cancelled == 5 and slow.in_flight == 0
+
+
+def test_many_tiny_files_with_a_huge_concurrency_land_and_a_rerun_skips_them_all(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    for index in range(300):
+        folder = tmp_path / f"d{index % 3}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"f{index:03d}.csv").write_text(f"id|name\n{index}|Zoë\n", encoding="utf-8")
+    args = [tmp_path, "--bucket", shared_bucket, "--key-template", prefix + "/{reldir}/{filename}"]
+    args += ["--concurrency", "100000", "--quiet"]
+    env = cli_env(s3_server.endpoint_url)
+    first = run_cli(*args, env=env)
+    assert first.returncode == 0, first.output
+    assert "300 (300 uploaded, 0 skipped, 0 failed)" in first.stdout
+    assert len(list_keys(s3, shared_bucket, prefix + "/")) == 300
+    again = run_cli(*args, env=env)
+    assert again.returncode == 0, again.output
+    assert "300 (0 uploaded, 300 skipped, 0 failed)" in again.stdout
