@@ -12,7 +12,7 @@ import functools
 import hashlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -341,20 +341,72 @@ async def _abort(writer: ObjectWriter) -> None:
         await writer.abort()
 
 
+# The bytes alone do not say whether the earlier run used the same options (tags, metadata, checksum
+# algorithm...), which the fingerprint in each object's metadata does: the first files whose bytes
+# match are checked with a HEAD all the same, and only if all of them match is the listing trusted
+# for the rest of the run (options are per run, so a few objects tell).
+LISTING_CANARIES = 8
+
+
+@dataclass
+class ListingTrust:
+    """Whether same bytes may stand for an unchanged object in this run (see LISTING_CANARIES)."""
+
+    canaries: int = LISTING_CANARIES
+    pending: int = 0
+    trusted: bool = True
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def take_canary(self) -> bool:
+        if self.canaries <= 0:
+            return False
+        self.canaries -= 1
+        self.pending += 1
+        return True
+
+    def canary_done(self, matched: bool) -> None:
+        self.trusted = self.trusted and matched
+        self.pending -= 1
+        if self.canaries <= 0 and self.pending == 0:
+            self.settled.set()
+
+    async def trusts(self) -> bool:
+        if not self.trusted or self.canaries > 0:
+            return False  # refuted, or not yet vouched for: HEAD this one (maybe as a canary)
+        await self.settled.wait()
+        return self.trusted
+
+
 async def already_landed(
-    job: FileJob, listed: dict[str, Listed] | None, memory: MemoryBudget
+    job: FileJob, listed: dict[str, Listed] | None, memory: MemoryBudget, trust: ListingTrust | None = None
 ) -> StoredObject | None:
     """The object already uploaded from this same source (ETag, stored checksum), or None.
 
     listed: the keys known to exist, as listed (None: unknown); a key not among them needs no
     request at all. A small file whose listed ETag is the MD5 of its object regenerated here holds
-    exactly what would be uploaded: no request either. Otherwise a HEAD compares the fingerprint."""
+    exactly what would be uploaded: once the listing is trusted (ListingTrust), no request either.
+    Otherwise a HEAD compares the fingerprint."""
+    canary = False
     if listed is not None:
         entry = listed.get(job.key)
         if entry is None:
             return None
         if await same_as_listed(job, entry, memory):
-            return StoredObject(entry.etag, None)
+            if trust is None or await trust.trusts():
+                return StoredObject(entry.etag, None)
+            canary = trust.take_canary()
+    try:
+        landed = await _landed_by_head(job)
+    except BaseException:
+        if canary and trust is not None:
+            trust.canary_done(False)
+        raise
+    if canary and trust is not None:
+        trust.canary_done(landed is not None)
+    return landed
+
+
+async def _landed_by_head(job: FileJob) -> StoredObject | None:
     head = await job.s3.head_object(job.settings.bucket, job.key)
     if head is None or head.get("Metadata", {}).get("fingerprint") != job.fingerprint:
         return None
@@ -458,6 +510,7 @@ class RunContext:
     emit: Emit
     detecting: MemoryBudget
     listed: dict[str, Listed] | None = None  # the keys known to exist already (None: unknown)
+    listing_trust: ListingTrust = field(default_factory=ListingTrust)
 
 
 async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
@@ -522,7 +575,7 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
     if settings.on_decode_error == "replace" and not guessed:
         job.errors = "replace"
     if not settings.force:
-        landed = await already_landed(job, ctx.listed, ctx.detecting)
+        landed = await already_landed(job, ctx.listed, ctx.detecting, ctx.listing_trust)
         if landed is not None:
             result.status, result.etag, result.checksum = "skipped", landed.etag, landed.checksum
             return result

@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from async_ingest.local import LocalS3Server
+from async_ingest.pipeline import LISTING_CANARIES
 from tests.conftest import (
     ACCESS_KEY,
     REPO,
@@ -296,9 +297,29 @@ def test_a_run_lists_its_prefix_once_and_checks_only_keys_already_there(
     again = run_cli(*args, env=cli_env())
     assert again.returncode == 0, again.output
     assert "4 (1 uploaded, 3 skipped, 0 failed)" in again.stdout
-    # the three listed objects' ETags are the MD5s of their files: no HEAD for them either
-    assert object_heads(proxy, shared_bucket, prefix) == 0, proxy.requests
+    # the three listed objects' ETags are the MD5s of their files; as the run's first such files they
+    # are canaries (their fingerprints checked with a HEAD), and f3, not listed, needs none
+    assert object_heads(proxy, shared_bucket, prefix) == 3, proxy.requests
     assert read_object(s3, shared_bucket, f"{prefix}/f3.csv") == b"id|name\n3|new\n"
+
+
+def test_once_the_canaries_agree_the_listing_alone_decides(
+    proxy: FaultProxy, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    count = LISTING_CANARIES + 6
+    small_folder(folder, count)
+    args = [str(folder), "--bucket", shared_bucket, "--key-template", prefix + "/{filename}"]
+    args += ["--endpoint-url", proxy.url]
+    assert run_cli(*args, env=cli_env()).returncode == 0
+    again = run_cli(*args, env=cli_env())
+    assert again.returncode == 0, again.output
+    assert f"{count} (0 uploaded, {count} skipped, 0 failed)" in again.stdout
+    assert object_heads(proxy, shared_bucket, prefix) == LISTING_CANARIES, proxy.requests
+    # Another run's options (here a tag) show in the canaries' fingerprints: every file goes up again.
+    tagged = run_cli(*args, "--tag", "team=data", env=cli_env())
+    assert tagged.returncode == 0, tagged.output
+    assert f"{count} ({count} uploaded, 0 skipped, 0 failed)" in tagged.stdout
 
 
 def test_a_listed_object_with_other_bytes_is_checked_with_a_head_and_uploaded_again(
@@ -313,7 +334,8 @@ def test_a_listed_object_with_other_bytes_is_checked_with_a_head_and_uploaded_ag
     again = run_cli(*args, env=cli_env())
     assert again.returncode == 0, again.output
     assert "2 (1 uploaded, 1 skipped, 0 failed)" in again.stdout
-    assert object_heads(proxy, shared_bucket, prefix) == 1, proxy.requests  # f1 only: its ETag differs
+    # f1, whose ETag differs, and f2 as a canary of the listing
+    assert object_heads(proxy, shared_bucket, prefix) == 2, proxy.requests
     assert read_object(s3, shared_bucket, f"{prefix}/f1.csv") == "id|name\n1|Zoë\n".encode()
 
 
