@@ -18,15 +18,20 @@ class MemoryBudget:
 
     acquire() before filling a buffer; release() (synchronous, so it can run in a task's done
     callback, even for a task cancelled before it started) when the buffer is acknowledged. A request
-    larger than the whole budget is clamped to it, so one huge part can still proceed, alone.
+    larger than the limit is clamped to it, so one huge part can still proceed, alone.
+
+    capacity is the ceiling (--max-memory); limit, at most the capacity, is what may be in use now:
+    the parts-in-flight controller moves it with the link (set_limit). A lower limit takes effect as
+    buffers come back; nothing in use is taken away.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, limit: int | None = None) -> None:
         if capacity <= 0:
             raise ValueError("memory budget must be positive")
         self.capacity = capacity
-        self._available = capacity
-        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self.limit = capacity if limit is None else min(max(limit, 1), capacity)
+        self.in_use = 0
+        self._waiters: deque[tuple[int, asyncio.Future[int]]] = deque()
         self.peak_in_use = 0
         self._pool: list[bytearray] = []  # sent part buffers, kept for the next part of their size
         self._pooled = 0  # their bytes: free budget, but still memory
@@ -34,58 +39,67 @@ class MemoryBudget:
     async def take_buffer(self, size: int) -> bytearray:
         """A buffer of exactly size bytes, paid for: a pooled one if there is one, else a new one.
 
-        Memory held by part buffers (in use plus pooled) never exceeds the capacity: before a new
-        buffer is made, pooled buffers of other sizes are dropped as needed.
+        Memory held by part buffers (in use plus pooled) never exceeds the limit by more than what is
+        in use: before a new buffer is made, pooled buffers of other sizes are dropped as needed.
         """
         await self.acquire(size)
         for index in range(len(self._pool) - 1, -1, -1):
             if len(self._pool[index]) == size:
                 self._pooled -= size
                 return self._pool.pop(index)
-        while self._pool and self.in_use + self._pooled > self.capacity:
-            self._pooled -= len(self._pool.pop())
+        self._trim_pool(self.limit - size)
         return bytearray(size)
 
     def return_buffer(self, buffer: bytearray) -> None:
         """Give back a buffer from take_buffer() (synchronous, like release()). Pooled before the
         budget is released, so the waiter woken by the release finds it."""
-        if len(buffer) >= POOLED_MIN:
+        if len(buffer) >= POOLED_MIN and self.in_use + self._pooled <= self.limit:
             self._pool.append(buffer)
             self._pooled += len(buffer)
         self.release(len(buffer))
 
     @property
-    def in_use(self) -> int:
-        return self.capacity - self._available
-
-    @property
     def pooled(self) -> int:
         return self._pooled
 
+    @property
+    def waiting(self) -> bool:
+        """Someone waits for budget: the limit, not the work, is what holds the run back now."""
+        return any(not granted.done() for _, granted in self._waiters)
+
+    def set_limit(self, limit: int) -> None:
+        self.limit = min(max(limit, 1), self.capacity)
+        self._trim_pool(self.limit - self.in_use)
+        self._wake()
+
     async def acquire(self, size: int) -> int:
-        """Wait until size bytes (clamped to capacity) are free; return the amount taken."""
-        size = min(max(size, 1), self.capacity)
-        if not self._waiters and self._available >= size:
+        """Wait until size bytes (clamped to the limit) are free; return the amount taken."""
+        size = min(max(size, 1), self.limit)
+        if not self._waiters and self.in_use + size <= self.limit:
             self._take(size)
             return size
-        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        granted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append((size, granted))
         try:
-            await granted
+            return await granted
         except asyncio.CancelledError:
             if granted.done() and not granted.cancelled():
-                self.release(size)  # granted just as we were cancelled: give it back
+                self.release(granted.result())  # granted just as we were cancelled: give it back
             self._wake()
             raise
-        return size
 
     def release(self, size: int) -> None:
-        self._available = min(self.capacity, self._available + size)
+        self.in_use = max(0, self.in_use - size)
         self._wake()
 
     def _take(self, size: int) -> None:
-        self._available -= size
+        self.in_use += size
         self.peak_in_use = max(self.peak_in_use, self.in_use)
+
+    def _trim_pool(self, room: int) -> None:
+        """Drop pooled buffers until they fit in room bytes."""
+        while self._pool and self._pooled > max(0, room):
+            self._pooled -= len(self._pool.pop())
 
     def _wake(self) -> None:
         while self._waiters:
@@ -93,11 +107,13 @@ class MemoryBudget:
             if granted.done():  # cancelled waiter
                 self._waiters.popleft()
                 continue
-            if self._available < size:
+            # A request larger than a lowered limit is clamped to it, as at acquire().
+            size = min(size, self.limit)
+            if self.in_use + size > self.limit and self.in_use > 0:
                 return
             self._waiters.popleft()
             self._take(size)
-            granted.set_result(None)
+            granted.set_result(size)
 
 
 def physical_memory() -> int | None:

@@ -101,6 +101,7 @@ EXIT_SIGTERM = 143
 ENV_PREFIX = "ASYNC_INGEST_"
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 MMAP_THRESHOLD = 1024 * 1024
+MAX_PINNED_PARTS = 1000
 LOCAL_CREDENTIALS = Credentials("async-ingest-local", "async-ingest-local-secret")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -169,7 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-memory",
         default=format_size(DEFAULT_MAX_MEMORY).replace(" ", ""),
-        help="part buffers, all files",
+        help="ceiling of part buffers, all files: parts in flight follow the link up to it",
+    )
+    run.add_argument(
+        "--parts-in-flight",
+        default="auto",
+        help="auto (default: follow the link, within --max-memory) or N to pin the part buffers",
     )
     run.add_argument(
         "--checksum",
@@ -339,6 +345,15 @@ def _bwlimit(text: str | None) -> int | None:
     return rate
 
 
+def _parts_in_flight(text: str) -> int | None:
+    """'auto' -> None (the controller decides); a positive count pins the window."""
+    if text.strip().lower() == "auto":
+        return None
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_PINNED_PARTS:
+        raise UsageError(f"--parts-in-flight {text!r}: expected auto or a count from 1 to {MAX_PINNED_PARTS}")
+    return int(text)
+
+
 def _date(text: str | None) -> dt.date:
     if not text:
         return dt.date.today()
@@ -413,6 +428,9 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
     if max_memory < part_size:
         raise UsageError(f"--max-memory {args.max_memory}: must hold at least one part ({args.part_size})")
     _check_max_memory(args.max_memory, max_memory)
+    pinned = _parts_in_flight(args.parts_in_flight)
+    if pinned is not None:
+        max_memory = max(max_memory, pinned * part_size)
     if args.concurrency < 1:
         raise UsageError("--concurrency: must be at least 1")
     _positive_seconds("--read-timeout", args.read_timeout)
@@ -431,6 +449,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         part_size=part_size,
         concurrency=args.concurrency,
         max_memory=max_memory,
+        parts_in_flight=pinned,
         dry_run=args.dry_run,
         force=args.force,
         resume=args.resume,
@@ -443,7 +462,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         expect_columns=args.expect_columns,
         expect_header=expect_header,
     )
-    parts_in_flight = max(1, max_memory // part_size)
+    parts_in_flight = pinned or max(1, max_memory // part_size)
     connection = ConnectionSettings(
         endpoint_url=endpoint,
         region=args.region,

@@ -70,5 +70,13 @@ class FileFinished:
     result: FileResult
 
 
-Event = FileStarted | PartUploaded | FileRestarted | FileFinished
+@dataclass(frozen=True)
+class WindowChanged:
+    """The parts-in-flight controller moved the window (part buffers the run may hold)."""
+
+    window: int
+    sending: int  # parts being sent at that moment
+
+
+Event = FileStarted | PartUploaded | FileRestarted | FileFinished | WindowChanged
 Emit = Callable[[Event], None]

@@ -37,7 +37,9 @@ from async_ingest.events import (
     FileResult,
     FileStarted,
     PartUploaded,
+    WindowChanged,
 )
+from async_ingest.flight import START_PARTS, FlightController, PartsInFlight
 from async_ingest.keys import InvalidKey, KeyFields, render_key
 from async_ingest.parts import (
     FilledPart,
@@ -56,6 +58,7 @@ from async_ingest.units import KiB, MiB
 from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
 
 MIN_RESERVATION = 64 * KiB
+MIN_PARTS_IN_FLIGHT = 2  # one sending while the next fills
 REDETECT_CONTEXT = 256 * KiB  # bytes around a decode failure added to the samples when re-detecting
 
 
@@ -160,6 +163,7 @@ class FileJob:
     emit: Emit
     resume: bool = False
     errors: str = "strict"  # "replace" only once the encoding is known to be right (see _ingest_file)
+    flight: PartsInFlight | None = None
 
     def reservation(self) -> int:
         """Budget paid per part: a full part, or less for a file that cannot fill one."""
@@ -231,6 +235,7 @@ async def upload_stream(job: FileJob) -> FileResult:
         verify_etag=settings.verify_etag and settings.sse != "aws:kms",
         checksum=checksum,
         on_part=part_done,
+        flight=job.flight,
     )
     md5_parts: list[int] = []  # parts to compare with the ETags of parts already uploaded
     if source.size > part_size:
@@ -494,10 +499,14 @@ def source_key_fields(source: SourceFile, settings: IngestSettings) -> KeyFields
 DETECTION_MEMORY = SAMPLE_WINDOW * SAMPLE_WINDOWS
 
 
+# Files in flight beyond this only wait (for budget, for connections), each costing memory.
+MAX_FILES_IN_FLIGHT = 256
+
+
 def max_files_in_flight(settings: IngestSettings) -> int:
-    """--concurrency, capped at the files whose smallest part buffer the memory budget can pay for
-    at once (256 with the default 16 MiB): more would only wait for it, each costing memory."""
-    return max(1, min(settings.concurrency, settings.max_memory // MIN_RESERVATION))
+    """--concurrency, capped at MAX_FILES_IN_FLIGHT and at the files whose smallest part buffer the
+    memory budget can pay for at once."""
+    return max(1, min(settings.concurrency, MAX_FILES_IN_FLIGHT, settings.max_memory // MIN_RESERVATION))
 
 
 @dataclass
@@ -511,6 +520,7 @@ class RunContext:
     detecting: MemoryBudget
     listed: dict[str, Listed] | None = None  # the keys known to exist already (None: unknown)
     listing_trust: ListingTrust = field(default_factory=ListingTrust)
+    flight: PartsInFlight | None = None  # None: dry run
 
 
 async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
@@ -568,7 +578,9 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
     if settings.dry_run or s3 is None:
         result.status = "planned"
         return result
-    job = FileJob(source, result.key, detection, fp, settings, s3, ctx.budget, emit, resume=settings.resume)
+    job = FileJob(
+        source, result.key, detection, fp, settings, s3, ctx.budget, emit, settings.resume, flight=ctx.flight
+    )
     # With --on-decode-error replace, a guessed encoding is first tried strictly: a sequence that
     # does not decode more likely means a wrong guess (re-detected below) than a damaged file.
     guessed = detection.method in ("ascii", "detected")
@@ -613,6 +625,7 @@ async def ingest_all(
     ctx = RunContext(settings, s3, MemoryBudget(settings.max_memory), emit, MemoryBudget(DETECTION_MEMORY))
     if s3 is not None and not settings.dry_run:
         ctx.listed = await listed_keys(s3, settings, planned_keys(sources, settings))
+        ctx.flight = parts_in_flight(settings, ctx.budget, s3, emit)
     results: list[FileResult | None] = [None] * len(sources)
     pending = iter(enumerate(sources))
 
@@ -623,8 +636,30 @@ async def ingest_all(
             results[index] = await ingest_file(source, ctx)
 
     async with asyncio.TaskGroup() as group:
-        for _ in range(min(max_files_in_flight(settings), len(sources))):
-            group.create_task(worker())
+        ticker = group.create_task(ctx.flight.run_ticker()) if ctx.flight else None
+        workers = [
+            group.create_task(worker()) for _ in range(min(max_files_in_flight(settings), len(sources)))
+        ]
+        await asyncio.gather(*workers, return_exceptions=True)
+        if ticker is not None:
+            ticker.cancel()
     done = [result for result in results if result is not None]
     assert len(done) == len(sources)  # every worker ran to the end, or the task group raised
     return done
+
+
+def parts_in_flight(settings: IngestSettings, budget: MemoryBudget, s3: S3, emit: Emit) -> PartsInFlight:
+    """The window of part buffers: pinned by --parts-in-flight, else following the link within
+    --max-memory."""
+    ceiling = max(1, settings.max_memory // settings.part_size)
+    pinned = settings.parts_in_flight
+    controller = FlightController(
+        max_parts=pinned or ceiling,
+        min_parts=pinned or MIN_PARTS_IN_FLIGHT,
+        start_parts=pinned or START_PARTS,
+    )
+
+    def changed(window: int) -> None:
+        emit(WindowChanged(window, controller.sending))
+
+    return PartsInFlight(controller, budget, settings.part_size, retries=s3, on_change=changed)

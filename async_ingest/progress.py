@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from async_ingest.display import json_safe, json_text, printable
-from async_ingest.events import Event, FileFinished, FileRestarted, FileResult, FileStarted, PartUploaded
+from async_ingest.events import (
+    Event,
+    FileFinished,
+    FileRestarted,
+    FileResult,
+    FileStarted,
+    PartUploaded,
+    WindowChanged,
+)
 from async_ingest.report import Summary, result_entry
 from async_ingest.units import format_size
 
@@ -290,6 +298,8 @@ class JsonLogPrinter:
         elif isinstance(event, FileFinished):
             record = result_entry(event.result)
             self._write({"event": f"file_{event.result.status}", **record})
+        elif isinstance(event, WindowChanged):
+            self._write({"event": "parts_in_flight", "window": event.window, "sending": event.sending})
 
     def close(self) -> None:
         """Nothing is drawn: lines only."""

@@ -430,6 +430,7 @@ class S3:
         self._client = client
         self._max_attempts = max_attempts
         self._limiter = limiter
+        self.retried_requests = 0  # requests that needed a retry: the parts controller backs off
 
     async def ensure_bucket(self, bucket: str, region: str, *, create: bool) -> bool:
         """True if the bucket was created. Idempotent: an existing bucket we own is fine."""
@@ -474,9 +475,12 @@ class S3:
 
     async def _call(self, context: str, method: str, **kwargs: Any) -> Any:
         try:
-            return await getattr(self._client, method)(**kwargs)
+            response = await getattr(self._client, method)(**kwargs)
         except Exception as exc:
             raise wrap_error(exc, context) from None
+        if response.get("ResponseMetadata", {}).get("RetryAttempts"):
+            self.retried_requests += 1
+        return response
 
     async def _call_with_body(self, context: str, method: str, body: Body, **kwargs: Any) -> Any:
         """A body the server found damaged on arrival (its checksum does not match: BadDigest) is sent

@@ -17,11 +17,10 @@ from async_ingest.units import GiB, MiB
 DEFAULT_CONCURRENCY = (
     16  # files in flight: small files are latency-bound; big ones wait for budget, holding nothing
 )
-# Part buffers across all files: one 8 MiB part being filled while the previous one is sent.
-# Measured (bench/): the process sits at ~64 MB before the first part (interpreter, botocore's S3
-# model); against a CPU-bound server, 24 MiB was no faster and took a 1 GiB cp1252 file and a folder of
-# 256 MiB files over 100 MB. Over a real network's latency more parts in flight pay: raise it.
-DEFAULT_MAX_MEMORY = 16 * MiB
+# The ceiling of part buffers across all files; the parts-in-flight controller (flight.py) uses what
+# the link pays for, from two 8 MiB parts up. The process itself is ~64 MB, so 160 MiB keeps the
+# peak under 250 MB; 20 parts in flight carry ~120 MB/s at 6 MB/s per connection.
+DEFAULT_MAX_MEMORY = 160 * MiB
 MAX_MEMORY_CEILING = 64 * GiB  # --max-memory above this is a typo, not a plan
 DEFAULT_LOCAL_BUCKET = "local-datalake"
 DEFAULT_LOCAL_DIR = Path(".async_ingest/local-s3")
@@ -43,6 +42,7 @@ class IngestSettings:
     part_size: int = DEFAULT_PART_SIZE
     concurrency: int = DEFAULT_CONCURRENCY
     max_memory: int = DEFAULT_MAX_MEMORY
+    parts_in_flight: int | None = None  # None: follow the link (flight.py), within max_memory
     dry_run: bool = False
     force: bool = False
     resume: bool = False

@@ -11,6 +11,7 @@ from typing import Any
 
 from async_ingest.budget import MemoryBudget
 from async_ingest.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum, StoredChecksum, b64
+from async_ingest.flight import PartsInFlight
 from async_ingest.parts import FilledPart, multipart_etag, same_etag, single_put_etag
 from async_ingest.s3 import S3, S3Error, StoredObject
 
@@ -53,6 +54,7 @@ class ObjectWriter:
     verify_etag: bool = True  # --checksum md5 only (an SSE-KMS ETag is no MD5)
     checksum: Checksum = CHECKSUMS[DEFAULT_CHECKSUM]
     on_part: Callable[[int, int], None] = lambda number, size: None
+    flight: PartsInFlight | None = None  # told how long each part took to send
     _held: FilledPart | None = None  # the first full part, kept until we know whether a second follows
     _filling: bytearray | None = None  # the paid buffer of the part being filled now
     _upload_id: str | None = None
@@ -191,9 +193,21 @@ class ObjectWriter:
 
     async def _send(self, number: int, part: FilledPart) -> None:
         assert self._upload_id is not None
-        etag = await self.s3.upload_part(
-            self.bucket, self.key, self._upload_id, number, part.data, self.checksum.request_args(part.digest)
-        )
+        ticket = self.flight.started(part.size) if self.flight else None
+        landed = False
+        try:
+            etag = await self.s3.upload_part(
+                self.bucket,
+                self.key,
+                self._upload_id,
+                number,
+                part.data,
+                self.checksum.request_args(part.digest),
+            )
+            landed = True
+        finally:
+            if self.flight and ticket:
+                self.flight.ended(ticket, landed=landed)
         if not self.checksum.flexible:  # a flexible checksum is verified by the server itself
             self._check_etag(etag, single_put_etag(part.digest))
         self._etags[number] = etag
