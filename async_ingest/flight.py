@@ -35,7 +35,10 @@ from typing import Protocol
 from async_ingest.budget import MemoryBudget
 
 START_PARTS = 2  # one part sending while the next is filled: enough on loopback, where most runs start
-STARTUP_STEP_S = 0.25  # before any part has landed, one more part in flight per this long of waiting
+# Before any part has landed, once the first has been sending this long (a loopback or in-region part
+# lands sooner), one more part in flight per STARTUP_STEP_S while every buffer is busy.
+STARTUP_WAIT_S = 0.5
+STARTUP_STEP_S = 0.1
 QUEUED_LOW = 1.0  # parts queued at the bottleneck below which the window grows
 QUEUED_HIGH = 2.5  # ... above which it is cut back to the saturation point
 # ... and only while parts take at most this much longer than the base: at a few parts in flight,
@@ -44,6 +47,9 @@ GROW_BELOW_SLOWDOWN = 1.25
 RETRY_CUT = 0.7  # window kept after a part needed a retry
 BASE_MEMORY_S = 30.0  # a base older than this is forgotten (the path may have changed)
 RECENT_SAMPLES = 5  # acknowledgements whose median says how long parts take now
+CUT_EVIDENCE = 3  # ... at least this many of them before the window is cut (one slow part is noise)
+CUT_FLOOR = 0.5  # one cut keeps at least this share of the window
+FILLING_PARTS = 1  # the window also holds the part being filled while the others are sent
 TICK_S = 0.05
 # A part that lands this soon after it was sent means a fast path: a round trip costs little, so the
 # window grows one part at a time, each step kept only if it paid (below), instead of doubling.
@@ -93,6 +99,7 @@ class FlightController:
     startup: bool = field(default=True, init=False)  # slow start: no queueing seen yet
     sending: int = field(default=0, init=False)
     _last_step: float = field(init=False)
+    _first_sent: float | None = field(default=None, init=False)
     _changed_at: float = field(init=False)  # parts sent before this measure an older window
     _bases: deque[tuple[float, float]] = field(default_factory=deque, init=False)  # (time, s per byte)
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_SAMPLES), init=False)
@@ -124,6 +131,8 @@ class FlightController:
 
     def part_started(self, now: float) -> None:
         self.sending += 1
+        if self._first_sent is None:
+            self._first_sent = now
         self.tick(now, busy=True)
 
     def part_ended(self) -> None:
@@ -134,7 +143,8 @@ class FlightController:
         """Time passes. busy: every buffer of the window is in use (parts wait for one), so the
         window, not the reading, is what limits the run."""
         self.now = max(self.now, now)
-        if not (self.startup and self.base is None and busy):
+        waited = self.now - self._first_sent if self._first_sent is not None else 0.0
+        if not (self.startup and self.base is None and busy and waited >= STARTUP_WAIT_S):
             self._last_step = self.now
             return
         while self.now - self._last_step >= STARTUP_STEP_S:
@@ -167,8 +177,9 @@ class FlightController:
             return  # sent under an older window: says nothing about this one
         self._recent.append(sample.seconds / sample.size)
         queued = self.queued(sample.sending)
-        if queued > QUEUED_HIGH:
-            self._cut(self._saturation(sample.sending) + QUEUED_LOW)
+        if queued > QUEUED_HIGH and len(self._recent) >= CUT_EVIDENCE:
+            target = self._saturation(sample.sending) + QUEUED_LOW + FILLING_PARTS
+            self._cut(max(target, self.window_f * CUT_FLOOR))
         elif (
             queued < QUEUED_LOW
             and self.slowdown() <= GROW_BELOW_SLOWDOWN

@@ -364,7 +364,7 @@ class Bench:
             drop_bucket(self.s3, target.bucket)
         except (BotoCoreError, ClientError) as exc:
             log(f"warning: could not delete bucket {target.bucket}: {exc}")
-        if result.ok:
+        if result.ok and not (peers.is_async_ingest(tool) and os.environ.get("BENCH_KEEP_LOGS")):
             log_path.unlink(missing_ok=True)
             log_path.with_suffix(".usage.json").unlink(missing_ok=True)
         return result

@@ -174,7 +174,11 @@ async def test_budget_limit_follows_the_window() -> None:
     waiter = asyncio.create_task(budget.acquire(PART))
     await asyncio.sleep(0)
     assert budget.waiting
-    clock[0] = 0.3  # no part landed yet, every buffer busy: the window opens
+    flight.started(PART)
+    clock[0] = 0.3  # a loopback part would have landed by now: no reason to open yet
     flight.tick()
-    assert budget.limit == 3 * PART
+    assert budget.limit == 2 * PART
+    clock[0] = 0.7  # no part landed for a while, every buffer busy: the window opens
+    flight.tick()
+    assert budget.limit > 2 * PART
     assert await asyncio.wait_for(waiter, 1) == PART
