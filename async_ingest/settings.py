@@ -18,9 +18,9 @@ DEFAULT_CONCURRENCY = (
     16  # files in flight: small files are latency-bound; big ones wait for budget, holding nothing
 )
 # The ceiling of part buffers across all files; the parts-in-flight controller (flight.py) uses what
-# the link pays for, from two 8 MiB parts up. The process itself is ~64 MB, so 160 MiB keeps the
-# peak under 250 MB; 20 parts in flight carry ~120 MB/s at 6 MB/s per connection.
-DEFAULT_MAX_MEMORY = 160 * MiB
+# the link pays for, from two 8 MiB parts up. The process itself is ~64-75 MB: at 160 MiB the far
+# profile peaked at 257 MB; 144 MiB (18 parts, ~108 MB/s at 6 MB/s per connection) keeps it under 250.
+DEFAULT_MAX_MEMORY = 144 * MiB
 MAX_MEMORY_CEILING = 64 * GiB  # --max-memory above this is a typo, not a plan
 DEFAULT_LOCAL_BUCKET = "local-datalake"
 DEFAULT_LOCAL_DIR = Path(".async_ingest/local-s3")
