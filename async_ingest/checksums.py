@@ -52,7 +52,7 @@ def _md5(data: Part) -> bytes:
     return hashlib.md5(data, usedforsecurity=False).digest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredChecksum:
     """The checksum S3 keeps for an object, as S3 shows it."""
 

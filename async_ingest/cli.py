@@ -38,7 +38,6 @@ from async_ingest.keys import (
 from async_ingest.manifest import (
     DEFAULT_MANIFEST_KEY,
     MANIFEST_CONTENT_TYPE,
-    build_manifest,
     manifest_body,
     manifest_key,
     new_run_id,
@@ -619,8 +618,7 @@ async def _write_manifest(s3: Any, settings: RunSettings, results: list[Any], st
     assert settings.manifest_key is not None
     run_id = new_run_id(started)
     key = manifest_key(settings.manifest_key, settings.ingest.date, run_id)
-    manifest = build_manifest(results, run_id, settings.ingest.bucket, started, dt.datetime.now(dt.UTC))
-    body, md5 = manifest_body(manifest)
+    body, md5 = manifest_body(results, run_id, settings.ingest.bucket, started, dt.datetime.now(dt.UTC))
     try:
         await s3.put_object(
             settings.ingest.bucket, key, body, {"ContentMD5": md5}, {"ContentType": MANIFEST_CONTENT_TYPE}

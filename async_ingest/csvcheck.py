@@ -46,7 +46,7 @@ class Dialect:
     not_csv: str | None = None  # why the start of the file does not read as CSV
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CsvStats:
     """What the check found in one file."""
 
@@ -140,6 +140,16 @@ def _looks_like_header(row: list[str]) -> bool:
     return all(stripped) and not any(map(_is_number, stripped)) and len(set(stripped)) == len(stripped)
 
 
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _shared_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple per distinct header in a run: a folder of 20,000 exports of one table keeps one."""
+    if len(_NAMES) > 10_000:
+        _NAMES.clear()
+    return _NAMES.setdefault(names, names)
+
+
 @dataclass
 class CsvChecker:
     """Feed consecutive UTF-8 chunks (any boundaries), then finish() for the stats."""
@@ -205,7 +215,7 @@ class CsvChecker:
             delimiter=self.dialect.delimiter,
             quotechar=self.dialect.quotechar,
             header=self.dialect.header,
-            names=self.dialect.names,
+            names=_shared_names(self.dialect.names),
             columns=self.columns or 0,
             rows=self.rows,
             ragged_rows=self.ragged_rows,
