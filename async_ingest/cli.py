@@ -99,6 +99,7 @@ from async_ingest.sources import (
     parse_shard,
     shard_from_environment,
 )
+from async_ingest.stdin import STDIN, stdin_source, validate_name
 from async_ingest.units import format_size, parse_size
 
 EXIT_OK = 0
@@ -146,7 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION> "
         "(e.g. ASYNC_INGEST_BUCKET); command-line options win.",
     )
-    p.add_argument("sources", nargs="*", type=Path, metavar="SOURCE", help="CSV files or folders (recursive)")
+    p.add_argument(
+        "sources",
+        nargs="*",
+        type=Path,
+        metavar="SOURCE",
+        help="CSV files or folders; - reads stdin",
+    )
     p.add_argument("--version", action="version", version=f"async-ingest {__version__}")
     s3 = p.add_argument_group("S3")
     s3.add_argument("--bucket", help="target bucket (created when missing)")
@@ -169,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = p.add_argument_group("keys")
     keys.add_argument("--key-template", default=DEFAULT_KEY_TEMPLATE, help=f"default {DEFAULT_KEY_TEMPLATE}")
     keys.add_argument("--date", help="YYYY-MM-DD for {yyyy}/{mm}/{dd} (default: today)")
+    keys.add_argument("--name", help="file name of standard input (SOURCE -): its key's {filename}")
     enc = p.add_argument_group("encoding")
     enc.add_argument("--encoding", default="auto", help="auto (default) or a codec name to force")
     enc.add_argument("--on-decode-error", choices=["fail", "replace"], default="fail")
@@ -411,6 +419,25 @@ def _csv_options(args: argparse.Namespace) -> tuple[str | None, tuple[str, ...] 
     return delimiter, expect_header
 
 
+def _stdin_name(args: argparse.Namespace) -> str | None:
+    """--name for SOURCE - (standard input), checked: both or neither, - at most once."""
+    given = sum(1 for source in args.sources if str(source) == STDIN)
+    if not given:
+        if args.name is not None:
+            raise UsageError(
+                "--name names standard input: give - as SOURCE (e.g. cat f | async-ingest - --name f)"
+            )
+        return None
+    if given > 1:
+        raise UsageError("- (standard input) given more than once")
+    if args.name is None:
+        raise UsageError("- reads standard input: give --name NAME (e.g. --name movies.csv) for its key")
+    try:
+        return validate_name(args.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def settings_from_args(
     args: argparse.Namespace, environ: dict[str, str], warn: Callable[[str], None] = _stderr
 ) -> RunSettings:
@@ -453,6 +480,7 @@ def settings_from_args(
     if args.sse_kms_key_id and args.sse != "aws:kms":
         raise UsageError("--sse-kms-key-id needs --sse aws:kms")
     delimiter, expect_header = _csv_options(args)
+    stdin_name = _stdin_name(args)
     ingest = IngestSettings(
         bucket=bucket,
         key_template=args.key_template,
@@ -501,6 +529,7 @@ def settings_from_args(
         log_format=args.log_format,
         progress_interval=args.progress_interval,
         manifest_key=None if args.no_manifest else args.manifest_key,
+        stdin_name=stdin_name,
     )
 
 
@@ -528,12 +557,18 @@ def list_sources(settings: RunSettings) -> tuple[list[SourceFile], list[Unreadab
     """This worker's files, and the folders that could not be read (every worker reports those:
     any of them may have held files of its share)."""
     unreadable: list[Unreadable] = []
+    files = [source for source in settings.sources if str(source) != STDIN]
+    sources: list[SourceFile] = [stdin_source(settings.stdin_name)] if settings.stdin_name else []
     try:
-        sources = find_sources(
-            list(settings.sources),
-            follow_symlinks=settings.follow_symlinks,
-            unreadable=unreadable,
-            filters=settings.filters,
+        sources += (
+            find_sources(
+                files,
+                follow_symlinks=settings.follow_symlinks,
+                unreadable=unreadable,
+                filters=settings.filters,
+            )
+            if files
+            else []
         )
     except SourceError as exc:
         raise UsageError(str(exc)) from None
