@@ -619,7 +619,7 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
     except DecodeFailure as failure:
         if stream and settings.encoding == "auto":
             raise ValueError(
-                f"{failure} (detected on the first {STDIN_HEAD // MiB} MiB); {NOT_AGAIN}"
+                f"{failure} (encoding detected on the first {STDIN_HEAD // MiB} MiB); {NOT_AGAIN}"
             ) from None
         if stream:
             raise
