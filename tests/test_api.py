@@ -212,3 +212,21 @@ def test_the_package_exports_the_api_lazily_and_is_typed() -> None:
     # The command imports nothing heavy before its Ctrl-C guard: the package alone pulls in no botocore.
     code = "import sys, async_ingest; print('botocore' in sys.modules)"
     assert subprocess.check_output([sys.executable, "-c", code], text=True, cwd=REPO).strip() == "False"
+
+
+def test_progress_true_prints_as_the_command(
+    aws_env: None, s3_server: Any, shared_bucket: str, prefix: str, tmp_path: Path, capfd: Any
+) -> None:
+    (tmp_path / "a.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    result = ingest(
+        tmp_path / "a.csv",
+        bucket=shared_bucket,
+        endpoint_url=s3_server.endpoint_url,
+        key_template=prefix + "/{filename}",
+        manifest_key=prefix + "/_manifests/{run_id}.json",
+        progress=True,
+    )
+    out, _err = capfd.readouterr()
+    assert result.ok
+    assert f"a.csv -> s3://{shared_bucket}/{prefix}/a.csv" in out
+    assert f"manifest s3://{shared_bucket}/{result.manifest_key}" in out
