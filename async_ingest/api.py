@@ -62,7 +62,7 @@ class _Silent:
 def _warn(line: str) -> None:
     """A warning about the configuration (a credentials file readable by others): a Python warning,
     which the orchestrator's log shows and a caller may filter."""
-    warnings.warn(line.removeprefix("async-ingest: warning: "), UserWarning, stacklevel=4)
+    warnings.warn(line.removeprefix("async-ingest: warning: "), UserWarning, stacklevel=6)
 
 
 def _output(progress: bool, printer: Printer | None) -> Output:

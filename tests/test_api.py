@@ -230,3 +230,15 @@ def test_progress_true_prints_as_the_command(
     assert result.ok
     assert f"a.csv -> s3://{shared_bucket}/{prefix}/a.csv" in out
     assert f"manifest s3://{shared_bucket}/{result.manifest_key}" in out
+
+
+def test_an_open_credentials_file_is_a_python_warning_not_a_print(tmp_path: Path, capfd: Any) -> None:
+    credentials = tmp_path / "creds.json"
+    credentials.write_text(json.dumps({"aws_access_key_id": "AK", "aws_secret_access_key": "SECRETd0n0t"}))
+    credentials.chmod(0o644)
+    (tmp_path / "a.csv").write_text("a\n1\n")
+    with pytest.warns(UserWarning, match="readable by group or others; chmod 600 it") as caught:
+        result = ingest(tmp_path / "a.csv", bucket="my-bucket", credentials_file=credentials, dry_run=True)
+    assert caught[0].filename == __file__  # points at the caller's line
+    assert result.ok and result.files[0]["status"] == "planned"
+    assert capfd.readouterr() == ("", "")
