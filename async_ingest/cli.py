@@ -18,7 +18,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from async_ingest.object_options import (
     parse_storage_class,
     parse_tags,
 )
+from async_ingest.outcome import ConfigError, Output, RunResult
 from async_ingest.parts import DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE
 from async_ingest.pipeline import ingest_all, key_plan
 from async_ingest.progress import (
@@ -59,7 +60,14 @@ from async_ingest.progress import (
     Printer,
     TerminalProgress,
 )
-from async_ingest.report import ReportPathError, Summary, check_report_path, summarise, write_report
+from async_ingest.report import (
+    ReportPathError,
+    Summary,
+    build_report,
+    check_report_path,
+    summarise,
+    write_report,
+)
 from async_ingest.s3 import (
     READ_TIMEOUT_S,
     ConnectionSettings,
@@ -90,6 +98,7 @@ from async_ingest.sources import (
     parse_shard,
     shard_from_environment,
 )
+from async_ingest.stdin import STDIN, stdin_source, validate_name
 from async_ingest.units import format_size, parse_size
 
 EXIT_OK = 0
@@ -106,8 +115,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-class UsageError(Exception):
-    """Bad option, value or configuration: one line on stderr, exit 2."""
+class UsageError(ConfigError):
+    """Bad option, value or configuration: one line on stderr, exit 2 (the API raises it as ConfigError)."""
 
 
 class _Repeatable(argparse.Action):
@@ -137,7 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION> "
         "(e.g. ASYNC_INGEST_BUCKET); command-line options win.",
     )
-    p.add_argument("sources", nargs="*", type=Path, metavar="SOURCE", help="CSV files or folders (recursive)")
+    p.add_argument(
+        "sources",
+        nargs="*",
+        type=Path,
+        metavar="SOURCE",
+        help="CSV files or folders; - reads stdin",
+    )
     p.add_argument("--version", action="version", version=f"async-ingest {__version__}")
     s3 = p.add_argument_group("S3")
     s3.add_argument("--bucket", help="target bucket (created when missing)")
@@ -160,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = p.add_argument_group("keys")
     keys.add_argument("--key-template", default=DEFAULT_KEY_TEMPLATE, help=f"default {DEFAULT_KEY_TEMPLATE}")
     keys.add_argument("--date", help="YYYY-MM-DD for {yyyy}/{mm}/{dd} (default: today)")
+    keys.add_argument("--name", help="file name of standard input (SOURCE -): its key's {filename}")
     enc = p.add_argument_group("encoding")
     enc.add_argument("--encoding", default="auto", help="auto (default) or a codec name to force")
     enc.add_argument("--on-decode-error", choices=["fail", "replace"], default="fail")
@@ -362,7 +378,13 @@ def _date(text: str | None) -> dt.date:
         raise UsageError(f"--date {text!r}: expected YYYY-MM-DD") from None
 
 
-def _credentials(args: argparse.Namespace, environ: dict[str, str]) -> Credentials | None:
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _credentials(
+    args: argparse.Namespace, environ: dict[str, str], warn: Callable[[str], None]
+) -> Credentials | None:
     path: Path | None = args.credentials_file
     if path is None:
         local_default = args.local and not args.profile and not environ.get("AWS_ACCESS_KEY_ID")
@@ -370,10 +392,7 @@ def _credentials(args: argparse.Namespace, environ: dict[str, str]) -> Credentia
     try:
         credentials = load_credentials_file(path)
         if credentials_file_too_open(path):
-            print(
-                f"async-ingest: warning: {path} is readable by group or others; chmod 600 it",
-                file=sys.stderr,
-            )
+            warn(f"async-ingest: warning: {path} is readable by group or others; chmod 600 it")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return credentials
@@ -399,7 +418,28 @@ def _csv_options(args: argparse.Namespace) -> tuple[str | None, tuple[str, ...] 
     return delimiter, expect_header
 
 
-def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunSettings:
+def _stdin_name(args: argparse.Namespace) -> str | None:
+    """--name for SOURCE - (standard input), checked: both or neither, - at most once."""
+    given = sum(1 for source in args.sources if str(source) == STDIN)
+    if not given:
+        if args.name is not None:
+            raise UsageError(
+                "--name names standard input: give - as SOURCE (e.g. cat f | async-ingest - --name f)"
+            )
+        return None
+    if given > 1:
+        raise UsageError("- (standard input) given more than once")
+    if args.name is None:
+        raise UsageError("- reads standard input: give --name NAME (e.g. --name movies.csv) for its key")
+    try:
+        return validate_name(args.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def settings_from_args(
+    args: argparse.Namespace, environ: dict[str, str], warn: Callable[[str], None] = _stderr
+) -> RunSettings:
     endpoint = _endpoint(args, environ)  # first: a refused URL may hold a password, say so at once
     if not args.sources:
         raise UsageError("no SOURCE given: name CSV files or folders, e.g. async-ingest data/ --bucket NAME")
@@ -439,6 +479,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
     if args.sse_kms_key_id and args.sse != "aws:kms":
         raise UsageError("--sse-kms-key-id needs --sse aws:kms")
     delimiter, expect_header = _csv_options(args)
+    stdin_name = _stdin_name(args)
     ingest = IngestSettings(
         bucket=bucket,
         key_template=args.key_template,
@@ -466,7 +507,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         endpoint_url=endpoint,
         region=args.region,
         profile=args.profile,
-        credentials=_credentials(args, environ),
+        credentials=_credentials(args, environ, warn),
         max_connections=args.concurrency + parts_in_flight,
         max_attempts=args.max_attempts,
         read_timeout_s=args.read_timeout,
@@ -487,6 +528,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Run
         log_format=args.log_format,
         progress_interval=args.progress_interval,
         manifest_key=None if args.no_manifest else args.manifest_key,
+        stdin_name=stdin_name,
     )
 
 
@@ -514,12 +556,18 @@ def list_sources(settings: RunSettings) -> tuple[list[SourceFile], list[Unreadab
     """This worker's files, and the folders that could not be read (every worker reports those:
     any of them may have held files of its share)."""
     unreadable: list[Unreadable] = []
+    files = [source for source in settings.sources if str(source) != STDIN]
+    sources: list[SourceFile] = [stdin_source(settings.stdin_name)] if settings.stdin_name else []
     try:
-        sources = find_sources(
-            list(settings.sources),
-            follow_symlinks=settings.follow_symlinks,
-            unreadable=unreadable,
-            filters=settings.filters,
+        sources += (
+            find_sources(
+                files,
+                follow_symlinks=settings.follow_symlinks,
+                unreadable=unreadable,
+                filters=settings.filters,
+            )
+            if files
+            else []
         )
     except SourceError as exc:
         raise UsageError(str(exc)) from None
@@ -571,23 +619,42 @@ def unreadable_results(
     return results
 
 
-def save_report(settings: RunSettings, results: list[FileResult], summary: Summary) -> int:
-    """The report, once the uploads are done: a failure to write it is one line and exit 1."""
+def save_report(settings: RunSettings, results: list[FileResult], summary: Summary) -> str | None:
+    """The report, once the uploads are done: the error if it cannot be written (the run fails)."""
     if settings.report is None:
-        return EXIT_OK
+        return None
     try:
         write_report(settings.report, results, summary)
     except ReportPathError as exc:
-        print(f"async-ingest: error: {printable(str(exc))}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return f"async-ingest: error: {printable(str(exc))}"
+    return None
 
 
-async def _ingest(settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable]) -> int:
+def _cli_printer(settings: RunSettings, sources: list[SourceFile]) -> Printer:
+    return make_printer(settings, sources)
+
+
+CLI_OUTPUT = Output(printer=_cli_printer, say=print, warn=_stderr)
+
+
+async def execute(settings: RunSettings, output: Output) -> RunResult:
+    """One run, from checked settings to its result: the command and the Python API both come here.
+    ConfigError (UsageError) for what is found before any upload; per-file failures are in the result."""
+    check_paths(settings)
+    sources, unreadable = list_sources(settings)
+    if settings.local:
+        return await _run_local(settings, sources, unreadable, output)
+    return await _ingest(settings, sources, unreadable, output)
+
+
+async def _ingest(
+    settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable], output: Output
+) -> RunResult:
     started = time.monotonic()
     started_at = dt.datetime.now(dt.UTC)
-    manifest_ok = True
-    printer = make_printer(settings, sources)
+    errors: list[str] = []
+    written = None
+    printer = output.printer(settings, sources)
     failed = unreadable_results(unreadable, settings, printer)
     if settings.ingest.dry_run:
         results = await ingest_all(sources, settings.ingest, None, printer)
@@ -598,23 +665,36 @@ async def _ingest(settings: RunSettings, sources: list[SourceFile], unreadable: 
                 results = await ingest_all(sources, settings.ingest, s3, printer)
                 printer.close()  # bars first: the listing must start on its own line, below them
                 if settings.manifest_key is not None:
-                    manifest_ok = await _write_manifest(s3, settings, failed + results, started_at)
+                    written = await _write_manifest(s3, settings, failed + results, started_at, output)
+                    if written is None:
+                        errors.append("the run manifest could not be written")
                 if settings.local and not settings.quiet and settings.log_format == "text":
-                    await _list_bucket(s3, settings.ingest.bucket)
+                    await _list_bucket(s3, settings.ingest.bucket, output)
         except S3Error as exc:
             printer.close()
             raise UsageError(str(exc)) from None  # pre-flight: nothing was uploaded
     results = failed + results
     summary = summarise(results, time.monotonic() - started)
     printer.summary(summary)
-    if save_report(settings, results, summary) != EXIT_OK:
-        return EXIT_FAILED
-    return EXIT_FAILED if summary.failed or not manifest_ok else EXIT_OK
+    report_error = save_report(settings, results, summary)
+    if report_error is not None:
+        output.warn(report_error)
+        errors.append(report_error.removeprefix("async-ingest: error: "))
+    report = build_report(results, summary)
+    return RunResult(
+        files=report["files"],
+        summary=report["summary"],
+        exit_code=EXIT_FAILED if summary.failed or errors else EXIT_OK,
+        errors=errors,
+        manifest_key=written,
+    )
 
 
-async def _write_manifest(s3: Any, settings: RunSettings, results: list[Any], started: dt.datetime) -> bool:
+async def _write_manifest(
+    s3: Any, settings: RunSettings, results: list[Any], started: dt.datetime, output: Output
+) -> str | None:
     """The run manifest, once every file has landed or failed (its appearance tells the downstream
-    job the run is over). False, with one line on stderr, when it cannot be written."""
+    job the run is over): its key, or None, with one error line, when it cannot be written."""
     assert settings.manifest_key is not None
     run_id = new_run_id(started)
     key = manifest_key(settings.manifest_key, settings.ingest.date, run_id)
@@ -624,18 +704,18 @@ async def _write_manifest(s3: Any, settings: RunSettings, results: list[Any], st
             settings.ingest.bucket, key, body, {"ContentMD5": md5}, {"ContentType": MANIFEST_CONTENT_TYPE}
         )
     except S3Error as exc:
-        print(f"FAILED manifest s3://{settings.ingest.bucket}/{key}: {exc}", file=sys.stderr)
-        return False
+        output.warn(f"FAILED manifest s3://{settings.ingest.bucket}/{key}: {exc}")
+        return None
     if not settings.quiet and settings.log_format == "text":
-        print(f"manifest s3://{settings.ingest.bucket}/{key}")
-    return True
+        output.say(f"manifest s3://{settings.ingest.bucket}/{key}")
+    return key
 
 
-async def _list_bucket(s3: Any, bucket: str) -> None:
+async def _list_bucket(s3: Any, bucket: str, output: Output) -> None:
     objects = await s3.list_objects(bucket)
-    print(f"s3://{bucket} now holds {len(objects)} object(s):")
+    output.say(f"s3://{bucket} now holds {len(objects)} object(s):")
     for item in objects:
-        print(f"  {format_size(item['Size']):>10}  s3://{bucket}/{item['Key']}")
+        output.say(f"  {format_size(item['Size']):>10}  s3://{bucket}/{item['Key']}")
 
 
 def _drop_connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -663,14 +743,12 @@ async def _run_with_signals(settings: RunSettings, received: list[int]) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    check_paths(settings)
-    sources, unreadable = list_sources(settings)
-    if settings.local:
-        return await _run_local(settings, sources, unreadable)
-    return await _ingest(settings, sources, unreadable)
+    return (await execute(settings, CLI_OUTPUT)).exit_code
 
 
-async def _run_local(settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable]) -> int:
+async def _run_local(
+    settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable], output: Output
+) -> RunResult:
     from dataclasses import replace
 
     from async_ingest.local import LocalS3Server, LocalServerError
@@ -682,9 +760,9 @@ async def _run_local(settings: RunSettings, sources: list[SourceFile], unreadabl
         raise UsageError(str(exc)) from None
     try:
         if not settings.quiet and settings.log_format == "text":
-            print(f"local S3 server (SeaweedFS) at {server.endpoint_url}, data in {settings.local_dir}")
+            output.say(f"local S3 server (SeaweedFS) at {server.endpoint_url}, data in {settings.local_dir}")
         connection = replace(settings.connection, endpoint_url=server.endpoint_url)
-        return await _ingest(replace(settings, connection=connection), sources, unreadable)
+        return await _ingest(replace(settings, connection=connection), sources, unreadable, output)
     finally:
         await asyncio.to_thread(server.stop)
 

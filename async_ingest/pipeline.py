@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -53,11 +54,13 @@ from async_ingest.parts import (
 from async_ingest.s3 import S3, Listed, S3Error, StoredObject
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceChanged, SourceFile, SourceReader, read_region, read_windows
+from async_ingest.stdin import NOT_AGAIN, STDIN_HEAD, StdinSource
 from async_ingest.transcode import DecodeFailure, Transcoder
 from async_ingest.units import KiB, MiB
 from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
 
 MIN_RESERVATION = 64 * KiB
+STREAM_LENGTH = 1 << 62  # what the part filler may read of a stream: until its end
 MIN_PARTS_IN_FLIGHT = 2  # one sending while the next fills
 REDETECT_CONTEXT = 256 * KiB  # bytes around a decode failure added to the samples when re-detecting
 
@@ -91,6 +94,8 @@ def object_options_identity(settings: IngestSettings) -> bytes:
 
 
 def sample_windows(source: SourceFile) -> list[bytes]:
+    if isinstance(source, StdinSource):
+        return [source.stream.head()]  # a pipe: its head only (see stdin.py)
     return read_windows(source, sample_offsets(source.size), SAMPLE_WINDOW)
 
 
@@ -120,8 +125,8 @@ def object_extra(
     metadata = dict(settings.metadata)  # the user's, checked not to use our keys
     metadata |= {
         # The name's own bytes (a name that is not UTF-8 too), percent-encoded: reversible, ASCII.
-        "source-name": quote(os.fsencode(source.path.name), safe=""),
-        "source-size": str(source.size),
+        "source-name": quote(os.fsencode(key_name(source)), safe=""),
+        "source-size": str(source.size) if not isinstance(source, StdinSource) else "unknown",
         "source-mtime-ns": str(source.mtime_ns),
         "source-encoding": detection.encoding,
         "encoding-method": detection.method,
@@ -167,6 +172,8 @@ class FileJob:
 
     def reservation(self) -> int:
         """Budget paid per part: a full part, or less for a file that cannot fill one."""
+        if isinstance(self.source, StdinSource):
+            return self.part_size()  # a stream of unknown size
         worst = int(self.source.size * max_expansion(self.detection.encoding)) + MIN_RESERVATION
         return min(self.part_size(), worst)
 
@@ -238,19 +245,19 @@ async def upload_stream(job: FileJob) -> FileResult:
         flight=job.flight,
     )
     md5_parts: list[int] = []  # parts to compare with the ETags of parts already uploaded
-    if source.size > part_size:
+    if source.size > part_size or isinstance(source, StdinSource):
         found = await resume_point(job.s3, settings.bucket, job.key, checksum) if job.resume else None
         if found is not None:
             writer.resume(*found)
             md5_parts = [number for number, part in found[1].items() if part.checksum is None]
         else:
             await abort_stale_uploads(job.s3, settings.bucket, job.key)
-    reader = SourceReader(source)
+    reader = source.stream if isinstance(source, StdinSource) else SourceReader(source)
     filler = PartFiller(
         reader,
         transcoder,
         part_size,
-        source.size,
+        STREAM_LENGTH if isinstance(source, StdinSource) else source.size,
         checksum,
         md5_parts=md5_parts,
         whole_sha256=settings.sha256,
@@ -274,6 +281,8 @@ async def upload_stream(job: FileJob) -> FileResult:
         if job.resume
         else []
     )
+    if isinstance(source, StdinSource):  # its size is known now
+        source = dataclasses.replace(source, size=transcoder.bytes_in)
     return FileResult(
         notes=notes,
         source=source,
@@ -491,7 +500,12 @@ def planned_keys(sources: list[SourceFile], settings: IngestSettings) -> list[st
 
 
 def source_key_fields(source: SourceFile, settings: IngestSettings) -> KeyFields:
-    return KeyFields(source.path.name, source.reldir, settings.date)
+    return KeyFields(key_name(source), source.reldir, settings.date)
+
+
+def key_name(source: SourceFile) -> str:
+    """The file name the key and the metadata carry (standard input's is --name)."""
+    return source.name if isinstance(source, StdinSource) else source.path.name
 
 
 # Sample windows are paid from a budget of their own: one large file's windows at a time, or many
@@ -563,7 +577,7 @@ def checksum_hint(exc: Exception, settings: IngestSettings) -> str:
 
 async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection, str]:
     """The encoding and the fingerprint of a source."""
-    paid = await ctx.detecting.acquire(source.size)
+    paid = await ctx.detecting.acquire(STDIN_HEAD if isinstance(source, StdinSource) else source.size)
     try:
         return await asyncio.to_thread(detect_and_fingerprint, source, ctx.settings)
     finally:
@@ -584,9 +598,11 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
     # With --on-decode-error replace, a guessed encoding is first tried strictly: a sequence that
     # does not decode more likely means a wrong guess (re-detected below) than a damaged file.
     guessed = detection.method in ("ascii", "detected")
-    if settings.on_decode_error == "replace" and not guessed:
+    stream = isinstance(source, StdinSource)  # read once: no restart, no re-run check, no resume
+    if settings.on_decode_error == "replace" and (not guessed or stream):
         job.errors = "replace"
-    if not settings.force:
+    job.resume = job.resume and not stream
+    if not settings.force and not stream:
         landed = await already_landed(job, ctx.listed, ctx.detecting, ctx.listing_trust)
         if landed is not None:
             result.status, result.etag, result.checksum = "skipped", landed.etag, landed.checksum
@@ -601,6 +617,12 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
         restarted.notes.append(f"restarted without resume: {mismatch}")
         return restarted
     except DecodeFailure as failure:
+        if stream and settings.encoding == "auto":
+            raise ValueError(
+                f"{failure} (encoding detected on the first {STDIN_HEAD // MiB} MiB); {NOT_AGAIN}"
+            ) from None
+        if stream:
+            raise
         retry = await asyncio.to_thread(redetect, source, settings, failure.offset)
         if retry.encoding == detection.encoding and settings.on_decode_error == "fail":
             raise

@@ -86,3 +86,4 @@ class RunSettings:
     log_format: Literal["text", "json"] = "text"
     progress_interval: float = 5.0
     manifest_key: str | None = None  # template; None: no manifest (--no-manifest)
+    stdin_name: str | None = None  # SOURCE - (standard input) and its --name

@@ -1,0 +1,53 @@
+"""What a run hands back (RunResult), the error raised before any upload (ConfigError), and where a
+run's lines go (Output): shared by the command line and the Python API (api.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from async_ingest.progress import Printer
+    from async_ingest.settings import RunSettings
+    from async_ingest.sources import SourceFile
+
+
+class ConfigError(Exception):
+    """A bad option, value or configuration, found before any upload (the command's exit 2): the
+    message is the one line the command prints, e.g. "--part-size 1MiB: must be between 5MiB and 5GiB"."""
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run: the same data as the JSON report (--report), plus the exit code the
+    command would end with. Per-file failures are here, not raised: ``ok`` is False when any failed."""
+
+    files: list[dict[str, Any]]  # one entry per source, as in the report: status, key, error, ...
+    summary: dict[str, Any]  # files, uploaded, skipped, failed, planned, bytes_read, ... as in the report
+    exit_code: int  # 0 every file landed or was skipped as unchanged; 1 something failed
+    errors: list[str] = field(default_factory=list)  # the run's own failures: manifest, report
+    manifest_key: str | None = None  # where the run manifest was written (None: none written)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        """The files that failed, each with its ``error``."""
+        return [entry for entry in self.files if entry["status"] == "failed"]
+
+
+def _nothing(line: str) -> None:
+    """Output that goes nowhere (the API's default)."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a run's lines go: per-file events and the summary (the printer), informational lines
+    (say: the manifest's key, the local server) and error lines (warn: stderr for the command)."""
+
+    printer: Callable[[RunSettings, list[SourceFile]], Printer]
+    say: Callable[[str], None] = _nothing
+    warn: Callable[[str], None] = _nothing
