@@ -75,6 +75,8 @@ def fingerprint(source: SourceFile, windows: list[bytes], settings: IngestSettin
     digest.update(f"{source.size}|{source.mtime_ns}|{settings.encoding}|{settings.on_decode_error}|".encode())
     if settings.checksum != "md5":  # md5 objects keep the fingerprints of the versions before --checksum
         digest.update(f"checksum={settings.checksum}|".encode())
+    if settings.compress.name != "none":  # uncompressed objects keep their earlier fingerprints
+        digest.update(f"compress={settings.compress.name}:{settings.compress.level}|".encode())
     for window in windows:
         digest.update(hashlib.sha256(window).digest())
     digest.update(object_options_identity(settings))
@@ -128,7 +130,12 @@ def object_extra(
         "fingerprint": fp,
         "ingested-by": f"async_ingest/{__version__}",
     }
+    compress = settings.compress
+    if compress.content_type is not None:
+        metadata["compression"] = compress.name
     extra: dict[str, Any] = {"Metadata": metadata}
+    if compress.content_type is not None and not settings.content_type:
+        extra["ContentType"] = compress.content_type
     if settings.sse:
         extra["ServerSideEncryption"] = settings.sse
     if settings.sse_kms_key_id:
@@ -164,6 +171,7 @@ class FileJob:
     resume: bool = False
     errors: str = "strict"  # "replace" only once the encoding is known to be right (see _ingest_file)
     flight: PartsInFlight | None = None
+    codecs: MemoryBudget | None = None  # compressor state is paid from here (see RunContext.codecs)
 
     def reservation(self) -> int:
         """Budget paid per part: a full part, or less for a file that cannot fill one."""
@@ -225,6 +233,10 @@ async def upload_stream(job: FileJob) -> FileResult:
     checksum = CHECKSUMS[settings.checksum]
     extra = object_extra(source, job.detection, job.fingerprint, settings)
     check = csv_check(settings)
+    compress = settings.compress
+    codec_memory = 0
+    if compress.name != "none" and job.codecs is not None:
+        codec_memory = await job.codecs.acquire(compress.memory)
     writer = ObjectWriter(
         job.s3,
         settings.bucket,
@@ -254,6 +266,8 @@ async def upload_stream(job: FileJob) -> FileResult:
         checksum,
         md5_parts=md5_parts,
         whole_sha256=settings.sha256,
+        compressor=compress.compressor() if compress.name != "none" else None,
+        on_text=check.checker.feed if check is not None else None,
     )
     try:
         while True:
@@ -261,6 +275,8 @@ async def upload_stream(job: FileJob) -> FileResult:
             if check is not None:  # read when the upload starts: after the first part, or at the end
                 extra["Metadata"].update(csv_metadata(check.checker))
             if filler.exhausted:
+                if filler.compressor is not None:  # known in time for a single PUT only
+                    extra["Metadata"]["uncompressed-size"] = str(filler.text_bytes)
                 break
             await writer.write_part(part, input_done=filler.input_done)
         written = await writer.finish(part)
@@ -269,6 +285,8 @@ async def upload_stream(job: FileJob) -> FileResult:
         raise
     finally:
         reader.close()
+        if codec_memory and job.codecs is not None:
+            job.codecs.release(codec_memory)
     notes = (
         [f"resumed: {writer.parts_reused} of {written.parts} parts were already uploaded"]
         if job.resume
@@ -283,6 +301,7 @@ async def upload_stream(job: FileJob) -> FileResult:
         encoding=encoding_info(job.detection),
         bytes_read=transcoder.bytes_in,
         bytes_written=written.size,
+        bytes_uncompressed=filler.text_bytes if filler.compressor is not None else None,
         parts=written.parts,
         replacements=transcoder.replacements,
         etag=written.etag,
@@ -302,6 +321,10 @@ class CsvCheck:
     def part(self, data: Part, last: bool) -> None:
         """Raises CsvRejected (strict mode, --expect-*): before the part is sent."""
         self.checker.feed(data)
+        self.settle(last)
+
+    def settle(self, last: bool) -> None:
+        """The policy on what was fed (--compress: the filler feeds the UTF-8 before compressing)."""
         self.policy.check(self.checker, self.checker.finish() if last else None)
 
 
@@ -320,7 +343,9 @@ def fill_next(
     if filler.exhausted:
         reader.close()
         reader.check_unchanged(filler.transcoder.bytes_in)
-    if check is not None:
+    if check is not None and filler.compressor is not None:
+        check.settle(filler.exhausted)
+    elif check is not None:
         check.part(part.data, filler.exhausted)
     return part
 
@@ -449,7 +474,11 @@ def regenerated_etag(job: FileJob) -> str | None:
     sequence that does not decode: the upload would find out)."""
     reader = SourceReader(job.source)
     transcoder = Transcoder(job.detection.encoding, errors=job.errors, bom=job.detection.bom)
-    filler = PartFiller(reader, transcoder, job.part_size(), job.source.size, CHECKSUMS["md5"])
+    compress = job.settings.compress
+    compressor = compress.compressor() if compress.name != "none" else None
+    filler = PartFiller(
+        reader, transcoder, job.part_size(), job.source.size, CHECKSUMS["md5"], compressor=compressor
+    )
     try:
         part = filler.fill(bytearray(job.reservation()))
     except DecodeFailure:
@@ -482,12 +511,17 @@ def key_plan(sources: list[SourceFile], settings: IngestSettings) -> list[tuple[
     plan = []
     for source in sources:
         with contextlib.suppress(InvalidKey):
-            plan.append((source, render_key(settings.key_template, source_key_fields(source, settings))))
+            plan.append((source, object_key(source, settings)))
     return plan
 
 
 def planned_keys(sources: list[SourceFile], settings: IngestSettings) -> list[str]:
     return [key for _, key in key_plan(sources, settings)]
+
+
+def object_key(source: SourceFile, settings: IngestSettings) -> str:
+    """The rendered key, with the suffix of --compress (movies.csv.gz)."""
+    return render_key(settings.key_template, source_key_fields(source, settings)) + settings.compress.suffix
 
 
 def source_key_fields(source: SourceFile, settings: IngestSettings) -> KeyFields:
@@ -521,6 +555,21 @@ class RunContext:
     listed: dict[str, Listed] | None = None  # the keys known to exist already (None: unknown)
     listing_trust: ListingTrust = field(default_factory=ListingTrust)
     flight: PartsInFlight | None = None  # None: dry run
+    # --compress: compressor state (zstd's window and tables) is memory too. It is paid from a share
+    # of --max-memory kept apart from part buffers, so a file holding it never waits on another
+    # file's (no deadlock); files wait here for it when many compress at once.
+    codecs: MemoryBudget | None = None
+
+
+CODEC_SHARE = 8  # 1/8 of --max-memory for compressor state when compressing
+
+
+def split_budget(settings: IngestSettings) -> tuple[MemoryBudget, MemoryBudget | None]:
+    """The part-buffer budget and, with --compress, the compressor-state budget beside it."""
+    if settings.compress.name == "none":
+        return MemoryBudget(settings.max_memory), None
+    share = max(settings.compress.memory, settings.max_memory // CODEC_SHARE)
+    return MemoryBudget(max(settings.part_size, settings.max_memory - share)), MemoryBudget(share)
 
 
 async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
@@ -572,7 +621,7 @@ async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection,
 
 async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) -> FileResult:
     settings, s3, emit = ctx.settings, ctx.s3, ctx.emit
-    result.key = render_key(settings.key_template, source_key_fields(source, settings))
+    result.key = object_key(source, settings)
     detection, fp = await detect_source(source, ctx)
     result.encoding = encoding_info(detection)
     if settings.dry_run or s3 is None:
@@ -581,6 +630,7 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
     job = FileJob(
         source, result.key, detection, fp, settings, s3, ctx.budget, emit, settings.resume, flight=ctx.flight
     )
+    job.codecs = ctx.codecs
     # With --on-decode-error replace, a guessed encoding is first tried strictly: a sequence that
     # does not decode more likely means a wrong guess (re-detected below) than a damaged file.
     guessed = detection.method in ("ascii", "detected")
@@ -622,7 +672,8 @@ async def ingest_all(
 
     Cancellation (Ctrl-C, SIGTERM) propagates into every file, each of which aborts its upload.
     """
-    ctx = RunContext(settings, s3, MemoryBudget(settings.max_memory), emit, MemoryBudget(DETECTION_MEMORY))
+    parts_budget, codecs = split_budget(settings)
+    ctx = RunContext(settings, s3, parts_budget, emit, MemoryBudget(DETECTION_MEMORY), codecs=codecs)
     if s3 is not None and not settings.dry_run:
         ctx.listed = await listed_keys(s3, settings, planned_keys(sources, settings))
         ctx.flight = parts_in_flight(settings, ctx.budget, s3, emit)

@@ -1,0 +1,316 @@
+"""Compressed objects out (--compress gzip|zstd) and compressed sources in (.csv.gz, .csv.zst, .csv.bz2).
+
+No network. Both directions are streams in bounded pieces: a compressor turns the UTF-8 output into
+the stored bytes part by part, a decompressing reader gives the part filler the CSV's own bytes
+through the same readinto() as a plain source. zlib, bz2 and zstandard release the GIL while they
+work, so the worker threads filling parts run in parallel.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import zstandard
+
+from async_ingest.units import GiB, KiB, MiB
+
+CompressName = Literal["none", "gzip", "zstd"]
+COMPRESS_NAMES: tuple[CompressName, ...] = ("none", "gzip", "zstd")
+DEFAULT_LEVELS = {"gzip": 6, "zstd": 3}  # gzip's own default; zstd's (fast, ~gzip -6 ratio)
+LEVEL_RANGES = {"gzip": (1, 9), "zstd": (1, 19)}  # zstd 20-22 need windows of 64 MiB and more
+
+
+@dataclass(frozen=True)
+class OutputCompression:
+    """What --compress writes: the key suffix, the Content-Type, the level."""
+
+    name: CompressName
+    level: int
+
+    @property
+    def suffix(self) -> str:
+        return {"none": "", "gzip": ".gz", "zstd": ".zst"}[self.name]
+
+    @property
+    def content_type(self) -> str | None:
+        return {"none": None, "gzip": "application/gzip", "zstd": "application/zstd"}[self.name]
+
+    @property
+    def memory(self) -> int:
+        """Bytes the compressor's state holds (its window and tables), paid from the memory budget."""
+        if self.name == "gzip":
+            return 256 * KiB + 64 * KiB  # zlib: (1 << (15 + 2)) + (1 << (8 + 9)), plus its buffers
+        if self.name == "zstd":
+            params = zstandard.ZstdCompressionParameters.from_level(self.level)
+            return int(params.estimated_compression_context_size())
+        return 0
+
+    def compressor(self) -> Compressor:
+        if self.name == "gzip":
+            return _Zlib(zlib.compressobj(self.level, zlib.DEFLATED, 31))  # 31: gzip framing
+        if self.name == "zstd":
+            # Content size unknown up front (as `zstd` on a pipe); a checksum, as `zstd` writes by default.
+            return _Zlib(zstandard.ZstdCompressor(level=self.level, write_checksum=True).compressobj())
+        raise ValueError("no compressor for --compress none")
+
+
+NO_COMPRESSION = OutputCompression("none", 0)
+
+
+def output_compression(name: str, level: int | None) -> OutputCompression:
+    """--compress and --compress-level, validated (ValueError names the option)."""
+    if name not in COMPRESS_NAMES:
+        raise ValueError(f"--compress {name}: expected one of {', '.join(COMPRESS_NAMES)}")
+    if name == "none":
+        if level is not None:
+            raise ValueError("--compress-level needs --compress gzip or zstd")
+        return NO_COMPRESSION
+    low, high = LEVEL_RANGES[name]
+    chosen = DEFAULT_LEVELS[name] if level is None else level
+    if not low <= chosen <= high:
+        raise ValueError(f"--compress-level {chosen}: {name} takes {low} to {high}")
+    return OutputCompression(name, chosen)
+
+
+class Compressor(Protocol):
+    def compress(self, data: bytes, /) -> bytes: ...
+    def flush(self) -> bytes: ...
+
+
+class _Zlib:
+    """zlib's and zstandard's compress objects share compress()/flush(); the wrapper names the type."""
+
+    def __init__(self, inner: zlib._Compress | zstandard.ZstdCompressionObj) -> None:
+        self._inner = inner
+
+    def compress(self, data: bytes, /) -> bytes:
+        return self._inner.compress(data)
+
+    def flush(self) -> bytes:
+        return self._inner.flush()
+
+
+# ---- compressed sources -------------------------------------------------------------------------
+
+# Suffix of a compressed source (after .csv) and its format.
+SOURCE_FORMATS = {".gz": "gzip", ".zst": "zstd", ".bz2": "bzip2"}
+DEFAULT_MAX_EXPANDED_SIZE = 64 * GiB  # --max-expanded-size: what one compressed source may expand to
+# Beyond RATIO_FLOOR of output, a source expanding more than MAX_RATIO times its compressed bytes
+# read so far is a decompression bomb: CSV compresses 3-20x, very repetitive exports ~100x.
+MAX_RATIO = 1000
+RATIO_FLOOR = 64 * MiB
+READ_BLOCK = 64 * KiB  # compressed bytes read at a time
+# zstandard's decompress object has no output bound: fed slices this small, one call yields at most
+# ~40 MiB (a 128 KiB block can be written in 3 bytes), so a bomb is caught before it costs much.
+ZSTD_SLICE = 1 * KiB
+
+
+def source_format(name: str) -> str | None:
+    """gzip, zstd or bzip2 for a name ending .gz, .zst or .bz2 (any case); None otherwise."""
+    lower = name.lower()
+    return next((fmt for suffix, fmt in SOURCE_FORMATS.items() if lower.endswith(suffix)), None)
+
+
+def inner_name(name: str) -> str:
+    """The CSV's own name: movies.csv.gz -> movies.csv."""
+    return name[: name.rfind(".")] if source_format(name) else name
+
+
+class CompressedSourceError(ValueError):
+    """A compressed source that cannot be read to its end: corrupt, truncated, or a bomb."""
+
+
+class _Stream(Protocol):
+    """One gzip member, bzip2 stream or zstd frame: decompress() gives at most limit bytes and keeps
+    the input it has not used yet (needs_input: give it more); past eof, unused holds what follows."""
+
+    eof: bool
+    needs_input: bool
+    unused: bytes
+
+    def decompress(self, data: bytes, limit: int) -> bytes: ...
+
+
+class _ZlibStream:
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj(31)  # 31: gzip framing
+        self._tail = b""
+        self.eof = False
+        self.needs_input = True
+        self.unused = b""
+
+    def decompress(self, data: bytes, limit: int) -> bytes:
+        out = self._d.decompress(self._tail + data, limit)
+        self._tail = self._d.unconsumed_tail
+        self.eof, self.unused = self._d.eof, self._d.unused_data
+        self.needs_input = not self._tail
+        return out
+
+
+class _Bz2Stream:
+    def __init__(self) -> None:
+        self._d = bz2.BZ2Decompressor()
+        self.eof = False
+        self.needs_input = True
+        self.unused = b""
+
+    def decompress(self, data: bytes, limit: int) -> bytes:
+        out = self._d.decompress(data, limit)  # input it cannot use yet, it keeps
+        self.eof, self.unused = self._d.eof, self._d.unused_data if self._d.eof else b""
+        self.needs_input = self._d.needs_input
+        return out
+
+
+class _ZstdStream:
+    def __init__(self) -> None:
+        self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._tail = b""
+        self.eof = False
+        self.needs_input = True
+        self.unused = b""
+
+    def decompress(self, data: bytes, limit: int) -> bytes:
+        data = self._tail + data
+        piece, self._tail = data[:ZSTD_SLICE], data[ZSTD_SLICE:]
+        out = bytes(self._d.decompress(piece))
+        self.eof = bool(self._d.eof)
+        if self.eof:
+            self.unused, self._tail = bytes(self._d.unused_data) + self._tail, b""
+        self.needs_input = not self._tail
+        return out
+
+
+_STREAMS: dict[str, type[_ZlibStream | _Bz2Stream | _ZstdStream]] = {
+    "gzip": _ZlibStream,
+    "bzip2": _Bz2Stream,
+    "zstd": _ZstdStream,
+}
+_ERRORS = (zlib.error, OSError, EOFError, zstandard.ZstdError)
+
+
+class DecompressingReader:
+    """readinto() of the decompressed bytes of a compressed file, read READ_BLOCK bytes at a time.
+
+    Concatenated streams (gzip members, bzip2 streams, zstd frames) are read one after the other, as
+    the command-line tools do. Corrupt or truncated input raises CompressedSourceError naming the
+    compressed byte offset where it broke; output beyond max_expanded or MAX_RATIO raises it too.
+    """
+
+    def __init__(self, path: Path, fmt: str, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE) -> None:
+        self.path = path
+        self.format = fmt
+        self.max_expanded = max_expanded
+        self.compressed_read = 0  # bytes of the file read so far
+        self.expanded = 0  # bytes given out so far
+        self._file: io.FileIO | None = None
+        self._stream: _Stream = _STREAMS[fmt]()
+        self._output = b""  # decompressed bytes not yet given out
+        self._closed = False
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        while not self._output:
+            if not self._decompress_more(len(buffer)):
+                return 0
+        take = min(len(buffer), len(self._output))
+        buffer[:take] = self._output[:take]
+        self._output = self._output[take:]
+        return take
+
+    def read(self, size: int) -> bytes:
+        """Up to size bytes (fewer only at the end)."""
+        out = bytearray(size)
+        view, filled = memoryview(out), 0
+        while filled < size:
+            count = self.readinto(view[filled:])
+            if count == 0:
+                break
+            filled += count
+        return bytes(out[:filled])
+
+    def _decompress_more(self, want: int) -> bool:
+        """Decompress some more into _output; False at the clean end of the input."""
+        data = b""
+        if self._stream.eof:  # another member/frame may follow the one that ended
+            data = self._stream.unused or self._read_block()
+            if not data:
+                return False
+            self._stream = _STREAMS[self.format]()
+        elif self._stream.needs_input:
+            data = self._read_block()
+            if not data:
+                raise CompressedSourceError(
+                    f"truncated {self.format} data: ends at compressed byte offset {self.compressed_read}"
+                )
+        try:
+            out = self._stream.decompress(data, max(want, READ_BLOCK))
+        except _ERRORS as exc:
+            raise CompressedSourceError(
+                f"corrupt {self.format} data before compressed byte offset {self.compressed_read}: {exc}"
+            ) from None
+        self._count(out)
+        self._output = out
+        return True
+
+    def _read_block(self) -> bytes:
+        if self._closed:
+            raise ValueError("read after close")
+        if self._file is None:
+            self._file = io.FileIO(self.path, "rb")
+        block = self._file.read(READ_BLOCK) or b""
+        self.compressed_read += len(block)
+        return block
+
+    def _count(self, out: bytes) -> None:
+        self.expanded += len(out)
+        if self.expanded > self.max_expanded:
+            raise CompressedSourceError(
+                f"expands beyond --max-expanded-size ({self.max_expanded} bytes): refused as a "
+                "decompression bomb"
+            )
+        if self.expanded > RATIO_FLOOR and self.expanded > MAX_RATIO * max(1, self.compressed_read):
+            raise CompressedSourceError(
+                f"expands more than {MAX_RATIO} times ({self.expanded} bytes from {self.compressed_read}): "
+                "refused as a decompression bomb"
+            )
+
+    def close(self) -> None:
+        self._closed = True
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def decompressed_head(path: Path, fmt: str, size: int, max_expanded: int) -> bytes:
+    """The first size bytes of the decompressed stream (detection samples the head of a compressed
+    source: its middle cannot be reached without decompressing all before it)."""
+    reader = DecompressingReader(path, fmt, max_expanded)
+    try:
+        return reader.read(size)
+    finally:
+        reader.close()
+
+
+def decompressed_region(path: Path, fmt: str, offset: int, length: int, max_expanded: int) -> bytes:
+    """length decompressed bytes centred on offset, streamed through (re-detection after a decode
+    failure: rare, and worth one more pass)."""
+    reader = DecompressingReader(path, fmt, max_expanded)
+    start = max(0, offset - length // 2)
+    try:
+        while start > 0:
+            skipped = len(reader.read(min(start, 4 * MiB)))
+            if not skipped:
+                return b""
+            start -= skipped
+        return reader.read(length)
+    finally:
+        reader.close()
+
+
+def file_size(path: Path) -> int:
+    return os.stat(path).st_size
