@@ -100,7 +100,9 @@ class _Zlib:
 
 # Suffix of a compressed source (after .csv) and its format.
 SOURCE_FORMATS = {".gz": "gzip", ".zst": "zstd", ".bz2": "bzip2"}
-DEFAULT_MAX_EXPANDED_SIZE = 64 * GiB  # --max-expanded-size: what one compressed source may expand to
+# --max-expanded-size: what one compressed source may expand to. Its size is unknown up front, so
+# parts are planned for this bound (32 GiB of cp1252, at worst 96 GiB of UTF-8: 10 MiB parts).
+DEFAULT_MAX_EXPANDED_SIZE = 32 * GiB
 # Beyond RATIO_FLOOR of output, a source expanding more than MAX_RATIO times its compressed bytes
 # read so far is a decompression bomb: CSV compresses 3-20x, very repetitive exports ~100x.
 MAX_RATIO = 1000

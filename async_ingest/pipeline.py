@@ -92,21 +92,21 @@ def object_options_identity(settings: IngestSettings) -> bytes:
     return repr(options).encode()
 
 
-def sample_windows(source: SourceFile) -> list[bytes]:
-    return read_windows(source, sample_offsets(source.size), SAMPLE_WINDOW)
+def sample_windows(source: SourceFile, settings: IngestSettings) -> list[bytes]:
+    return read_windows(source, sample_offsets(source.size), SAMPLE_WINDOW, settings.max_expanded_size)
 
 
 def detect_and_fingerprint(source: SourceFile, settings: IngestSettings) -> tuple[Detection, str]:
     """Read the windows, decide the encoding, fingerprint the file: one worker-thread call, as
     charset-normalizer can take a few hundred ms and parts of other files go on meanwhile."""
-    windows = sample_windows(source)
+    windows = sample_windows(source, settings)
     return choose_encoding(windows, settings, []), fingerprint(source, windows, settings)
 
 
 def redetect(source: SourceFile, settings: IngestSettings, failed_at: int) -> Detection:
     """Detection again, with the region around a decode failure added to the windows."""
-    region = read_region(source, failed_at, REDETECT_CONTEXT)
-    return choose_encoding(sample_windows(source), settings, [region])
+    region = read_region(source, failed_at, REDETECT_CONTEXT, settings.max_expanded_size)
+    return choose_encoding(sample_windows(source, settings), settings, [region])
 
 
 def choose_encoding(windows: list[bytes], settings: IngestSettings, extra: list[bytes]) -> Detection:
@@ -175,11 +175,17 @@ class FileJob:
 
     def reservation(self) -> int:
         """Budget paid per part: a full part, or less for a file that cannot fill one."""
-        worst = int(self.source.size * max_expansion(self.detection.encoding)) + MIN_RESERVATION
+        worst = int(self.planned_size * max_expansion(self.detection.encoding)) + MIN_RESERVATION
         return min(self.part_size(), worst)
 
     def part_size(self) -> int:
-        return plan_part_size(self.source.size, self.detection.encoding, self.settings.part_size)
+        return plan_part_size(self.planned_size, self.detection.encoding, self.settings.part_size)
+
+    @property
+    def planned_size(self) -> int:
+        """The most source bytes to read: a compressed source's expanded size is known only at the
+        end, so --max-expanded-size bounds it."""
+        return self.source.size if self.source.compression is None else self.settings.max_expanded_size
 
 
 async def unfinished_uploads(s3: S3, bucket: str, key: str) -> list[str]:
@@ -228,7 +234,7 @@ async def upload_stream(job: FileJob) -> FileResult:
     )
 
     def part_done(number: int, size: int) -> None:
-        job.emit(PartUploaded(source, number, size, transcoder.bytes_in))
+        job.emit(PartUploaded(source, number, size, reader.source_bytes_read(transcoder.bytes_in)))
 
     checksum = CHECKSUMS[settings.checksum]
     extra = object_extra(source, job.detection, job.fingerprint, settings)
@@ -250,19 +256,19 @@ async def upload_stream(job: FileJob) -> FileResult:
         flight=job.flight,
     )
     md5_parts: list[int] = []  # parts to compare with the ETags of parts already uploaded
-    if source.size > part_size:
+    if job.planned_size > part_size:
         found = await resume_point(job.s3, settings.bucket, job.key, checksum) if job.resume else None
         if found is not None:
             writer.resume(*found)
             md5_parts = [number for number, part in found[1].items() if part.checksum is None]
         else:
             await abort_stale_uploads(job.s3, settings.bucket, job.key)
-    reader = SourceReader(source)
+    reader = SourceReader(source, settings.max_expanded_size)
     filler = PartFiller(
         reader,
         transcoder,
         part_size,
-        source.size,
+        job.planned_size,
         checksum,
         md5_parts=md5_parts,
         whole_sha256=settings.sha256,
@@ -472,16 +478,16 @@ async def same_as_listed(job: FileJob, listed: Listed, memory: MemoryBudget) -> 
 def regenerated_etag(job: FileJob) -> str | None:
     """The ETag of a one-part object made from the source, or None (more than one part, or a
     sequence that does not decode: the upload would find out)."""
-    reader = SourceReader(job.source)
+    reader = SourceReader(job.source, job.settings.max_expanded_size)
     transcoder = Transcoder(job.detection.encoding, errors=job.errors, bom=job.detection.bom)
     compress = job.settings.compress
     compressor = compress.compressor() if compress.name != "none" else None
     filler = PartFiller(
-        reader, transcoder, job.part_size(), job.source.size, CHECKSUMS["md5"], compressor=compressor
+        reader, transcoder, job.part_size(), job.planned_size, CHECKSUMS["md5"], compressor=compressor
     )
     try:
         part = filler.fill(bytearray(job.reservation()))
-    except DecodeFailure:
+    except (DecodeFailure, ValueError):  # a source that does not decompress: the upload says so
         return None
     finally:
         reader.close()
@@ -525,7 +531,7 @@ def object_key(source: SourceFile, settings: IngestSettings) -> str:
 
 
 def source_key_fields(source: SourceFile, settings: IngestSettings) -> KeyFields:
-    return KeyFields(source.path.name, source.reldir, settings.date)
+    return KeyFields(source.csv_name, source.reldir, settings.date)
 
 
 # Sample windows are paid from a budget of their own: one large file's windows at a time, or many
@@ -612,7 +618,7 @@ def checksum_hint(exc: Exception, settings: IngestSettings) -> str:
 
 async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection, str]:
     """The encoding and the fingerprint of a source."""
-    paid = await ctx.detecting.acquire(source.size)
+    paid = await ctx.detecting.acquire(source.size if source.compression is None else DETECTION_MEMORY)
     try:
         return await asyncio.to_thread(detect_and_fingerprint, source, ctx.settings)
     finally:

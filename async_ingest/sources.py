@@ -11,7 +11,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from async_ingest.compression import (
+    DEFAULT_MAX_EXPANDED_SIZE,
+    SOURCE_FORMATS,
+    DecompressingReader,
+    decompressed_head,
+    decompressed_region,
+    inner_name,
+    source_format,
+)
+from async_ingest.encoding import SAMPLE_WINDOWS
+
 CSV_SUFFIX = ".csv"
+# Taken by default beside .csv: the same, compressed (read as a stream, never unpacked to disk).
+CSV_SUFFIXES = (CSV_SUFFIX, *(CSV_SUFFIX + suffix for suffix in SOURCE_FORMATS))
 
 
 class SourceError(ValueError):
@@ -28,6 +41,16 @@ class SourceFile:
     @property
     def relpath(self) -> str:
         return f"{self.reldir}/{self.path.name}" if self.reldir else self.path.name
+
+    @property
+    def compression(self) -> str | None:
+        """gzip, zstd or bzip2 for a .gz, .zst or .bz2 source; None for a plain one."""
+        return source_format(self.path.name)
+
+    @property
+    def csv_name(self) -> str:
+        """The CSV's own name, for its key: movies.csv.gz -> movies.csv."""
+        return inner_name(self.path.name)
 
 
 @dataclass(frozen=True)
@@ -55,9 +78,15 @@ class SourceChanged(RuntimeError):
     """The file changed (size or modification time) while it was being read."""
 
 
-def read_windows(source: SourceFile, offsets: list[int], window: int) -> list[bytes]:
+def read_windows(
+    source: SourceFile, offsets: list[int], window: int, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE
+) -> list[bytes]:
     """The bytes at each offset, window bytes each (the whole file if offsets is just [0] and the
-    file is no larger than the windows would be)."""
+    file is no larger than the windows would be). A compressed source gives the head of its
+    decompressed stream, as many bytes as all the windows: its middle is not reachable cheaply."""
+    if source.compression is not None:
+        size = window * SAMPLE_WINDOWS
+        return [decompressed_head(source.path, source.compression, size, max_expanded)]
     with open(source.path, "rb") as reader:
         if offsets == [0]:
             return [reader.read(source.size)]
@@ -68,8 +97,12 @@ def read_windows(source: SourceFile, offsets: list[int], window: int) -> list[by
         return windows
 
 
-def read_region(source: SourceFile, offset: int, length: int) -> bytes:
-    """length bytes centred on offset."""
+def read_region(
+    source: SourceFile, offset: int, length: int, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE
+) -> bytes:
+    """length bytes centred on offset (of the decompressed stream, for a compressed source)."""
+    if source.compression is not None:
+        return decompressed_region(source.path, source.compression, offset, length, max_expanded)
     with open(source.path, "rb") as reader:
         reader.seek(max(0, offset - length // 2))
         return reader.read(length)
@@ -79,12 +112,20 @@ class SourceReader:
     """A source file as the part filler reads it: opened unbuffered at the first read (so reads go
     straight into part buffers), closed at the end, then checked against what was listed."""
 
-    def __init__(self, source: SourceFile) -> None:
+    def __init__(self, source: SourceFile, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE) -> None:
         self.source = source
         self._file: io.FileIO | None = None
         self._done = False
+        fmt = source.compression
+        self._inflating = DecompressingReader(source.path, fmt, max_expanded) if fmt else None
+
+    def source_bytes_read(self, given: int) -> int:
+        """Bytes of the file itself read so far (given: the bytes readinto() gave out)."""
+        return self._inflating.compressed_read if self._inflating is not None else given
 
     def readinto(self, buffer: memoryview, /) -> int:
+        if self._inflating is not None:
+            return self._inflating.readinto(buffer)
         if self._file is None:
             if self._done:
                 raise ValueError("read after close")
@@ -93,6 +134,8 @@ class SourceReader:
 
     def close(self) -> None:
         self._done = True
+        if self._inflating is not None:
+            self._inflating.close()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -100,6 +143,7 @@ class SourceReader:
     def check_unchanged(self, bytes_read: int) -> None:
         """Raise SourceChanged if the file is not, or no longer, the one listed."""
         size = self.source.size
+        bytes_read = self.source_bytes_read(bytes_read)
         stat = os.stat(self.source.path)
         if bytes_read != size or stat.st_size != size:
             raise SourceChanged(
@@ -124,7 +168,7 @@ class FileFilter:
         if self.include:
             included = any(_matches(p, relpath, name) for p in self.include)
         else:
-            included = name.lower().endswith(CSV_SUFFIX)
+            included = name.lower().endswith(CSV_SUFFIXES)
         return included and not any(_matches(p, relpath, name) for p in self.exclude)
 
     def nothing_found(self, shown: str) -> str:
