@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import bz2
 import io
-import os
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import IO, Literal, Protocol
 
 import zstandard
 
@@ -288,20 +288,114 @@ class DecompressingReader:
             self._file = None
 
 
-def decompressed_head(path: Path, fmt: str, size: int, max_expanded: int) -> bytes:
+class ZipMemberReader:
+    """readinto() of one member of a zip archive, decompressed as it is read (zipfile reads the
+    archive in small blocks and stops at the member's declared size, then checks its CRC).
+
+    A member whose declared size exceeds max_expanded, or MAX_RATIO times its compressed size, is
+    refused before a byte is read; an encrypted one is refused by name (no password support)."""
+
+    def __init__(self, archive: Path, name: str, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE) -> None:
+        self.archive = archive
+        self.name = name
+        self.max_expanded = max_expanded
+        self.expanded = 0
+        self._zip: zipfile.ZipFile | None = None
+        self._member: IO[bytes] | None = None
+        self._info: zipfile.ZipInfo | None = None
+        self._closed = False
+
+    @property
+    def compressed_read(self) -> int:
+        """An estimate (zipfile does not say): the compressed share of what was given out."""
+        info = self._info
+        if info is None or not info.file_size:
+            return 0
+        return min(info.compress_size, self.expanded * info.compress_size // info.file_size)
+
+    def _open(self) -> IO[bytes]:
+        if self._closed:
+            raise ValueError("read after close")
+        try:
+            self._zip = zipfile.ZipFile(self.archive)
+            info = self._info = self._zip.getinfo(self.name)
+            refuse_member(info, self.max_expanded)
+            return self._zip.open(info)
+        except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError) as exc:
+            raise CompressedSourceError(f"cannot read zip member {self.name}: {exc}") from None
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        if self._member is None:
+            self._member = self._open()
+        try:
+            data = self._member.read(len(buffer))
+        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError) as exc:
+            raise CompressedSourceError(
+                f"corrupt zip member {self.name} before archive byte offset {self._archive_offset()}: {exc}"
+            ) from None
+        buffer[: len(data)] = data
+        self.expanded += len(data)
+        return len(data)
+
+    def _archive_offset(self) -> int | str:
+        # zipfile keeps the archive's file object privately; its position is where reading stopped.
+        fileobj = getattr(self._member, "_fileobj", None)
+        try:
+            return int(fileobj.tell()) if fileobj is not None else "?"
+        except (OSError, ValueError):
+            return "?"
+
+    def read(self, size: int) -> bytes:
+        out = bytearray(size)
+        view, filled = memoryview(out), 0
+        while filled < size:
+            count = self.readinto(view[filled:])
+            if count == 0:
+                break
+            filled += count
+        return bytes(out[:filled])
+
+    def close(self) -> None:
+        self._closed = True
+        if self._member is not None:
+            self._member.close()
+        if self._zip is not None:
+            self._zip.close()
+
+
+def refuse_member(info: zipfile.ZipInfo, max_expanded: int) -> None:
+    """CompressedSourceError for a member that is encrypted or declares a bomb's sizes."""
+    if info.flag_bits & 0x1:
+        raise CompressedSourceError(f"zip member {info.filename} is encrypted: refused (no password support)")
+    if info.file_size > max_expanded:
+        raise CompressedSourceError(
+            f"zip member {info.filename} expands to {info.file_size} bytes, beyond --max-expanded-size "
+            f"({max_expanded} bytes): refused as a decompression bomb"
+        )
+    if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(1, info.compress_size):
+        raise CompressedSourceError(
+            f"zip member {info.filename} expands more than {MAX_RATIO} times ({info.file_size} bytes "
+            f"from {info.compress_size}): refused as a decompression bomb"
+        )
+
+
+class _HeadReader(Protocol):
+    def read(self, size: int) -> bytes: ...
+    def close(self) -> None: ...
+
+
+def decompressed_head(reader: _HeadReader, size: int) -> bytes:
     """The first size bytes of the decompressed stream (detection samples the head of a compressed
     source: its middle cannot be reached without decompressing all before it)."""
-    reader = DecompressingReader(path, fmt, max_expanded)
     try:
         return reader.read(size)
     finally:
         reader.close()
 
 
-def decompressed_region(path: Path, fmt: str, offset: int, length: int, max_expanded: int) -> bytes:
+def decompressed_region(reader: _HeadReader, offset: int, length: int) -> bytes:
     """length decompressed bytes centred on offset, streamed through (re-detection after a decode
     failure: rare, and worth one more pass)."""
-    reader = DecompressingReader(path, fmt, max_expanded)
     start = max(0, offset - length // 2)
     try:
         while start > 0:
@@ -312,7 +406,3 @@ def decompressed_region(path: Path, fmt: str, offset: int, length: int, max_expa
         return reader.read(length)
     finally:
         reader.close()
-
-
-def file_size(path: Path) -> int:
-    return os.stat(path).st_size

@@ -185,6 +185,8 @@ class FileJob:
     def planned_size(self) -> int:
         """The most source bytes to read: a compressed source's expanded size is known only at the
         end, so --max-expanded-size bounds it."""
+        if self.source.member is not None:  # zipfile reads no more than the member declares
+            return min(self.source.member.expanded_size, self.settings.max_expanded_size)
         return self.source.size if self.source.compression is None else self.settings.max_expanded_size
 
 

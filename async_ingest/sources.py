@@ -8,6 +8,7 @@ import fnmatch
 import hashlib
 import io
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from async_ingest.compression import (
     DEFAULT_MAX_EXPANDED_SIZE,
     SOURCE_FORMATS,
     DecompressingReader,
+    ZipMemberReader,
     decompressed_head,
     decompressed_region,
     inner_name,
@@ -24,19 +26,32 @@ from async_ingest.encoding import SAMPLE_WINDOWS
 
 CSV_SUFFIX = ".csv"
 # Taken by default beside .csv: the same, compressed (read as a stream, never unpacked to disk).
-CSV_SUFFIXES = (CSV_SUFFIX, *(CSV_SUFFIX + suffix for suffix in SOURCE_FORMATS))
+ZIP_SUFFIX = ".zip"  # each CSV member is a source of its own
+CSV_SUFFIXES = (CSV_SUFFIX, *(CSV_SUFFIX + suffix for suffix in SOURCE_FORMATS), ZIP_SUFFIX)
 
 
 class SourceError(ValueError):
     """A SOURCE argument cannot be used (missing, unreadable, nothing to ingest)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ZipMember:
+    """Where a source inside a zip archive is: the archive as listed, and the member's name."""
+
+    archive: Path
+    name: str  # its path inside the archive, e.g. "2024/movies.csv"
+    archive_size: int
+    expanded_size: int  # as the archive declares it (zipfile reads no more, and checks the CRC)
+
+
 @dataclass(frozen=True, slots=True)  # one per file found: no __dict__ each
 class SourceFile:
-    path: Path  # as the user can find it (relative to cwd if it was given relative)
+    path: Path  # as the user can find it (relative to cwd if it was given relative); a zip member's
+    # is the archive's path followed by the member's (data/export.zip/2024/movies.csv)
     reldir: str  # folder relative to the SOURCE folder it was found under ("" for given files)
-    size: int
+    size: int  # a zip member's: its compressed size
     mtime_ns: int
+    member: ZipMember | None = None
 
     @property
     def relpath(self) -> str:
@@ -44,8 +59,17 @@ class SourceFile:
 
     @property
     def compression(self) -> str | None:
-        """gzip, zstd or bzip2 for a .gz, .zst or .bz2 source; None for a plain one."""
-        return source_format(self.path.name)
+        """gzip, zstd or bzip2 for a .gz, .zst or .bz2 source, zip for a zip member; None for a
+        plain one."""
+        return "zip" if self.member is not None else source_format(self.path.name)
+
+    def decompressing(self, max_expanded: int) -> DecompressingReader | ZipMemberReader:
+        """A reader of the CSV's own bytes (for a compressed source only)."""
+        if self.member is not None:
+            return ZipMemberReader(self.member.archive, self.member.name, max_expanded)
+        fmt = self.compression
+        assert fmt is not None
+        return DecompressingReader(self.path, fmt, max_expanded)
 
     @property
     def csv_name(self) -> str:
@@ -85,8 +109,7 @@ def read_windows(
     file is no larger than the windows would be). A compressed source gives the head of its
     decompressed stream, as many bytes as all the windows: its middle is not reachable cheaply."""
     if source.compression is not None:
-        size = window * SAMPLE_WINDOWS
-        return [decompressed_head(source.path, source.compression, size, max_expanded)]
+        return [decompressed_head(source.decompressing(max_expanded), window * SAMPLE_WINDOWS)]
     with open(source.path, "rb") as reader:
         if offsets == [0]:
             return [reader.read(source.size)]
@@ -102,7 +125,7 @@ def read_region(
 ) -> bytes:
     """length bytes centred on offset (of the decompressed stream, for a compressed source)."""
     if source.compression is not None:
-        return decompressed_region(source.path, source.compression, offset, length, max_expanded)
+        return decompressed_region(source.decompressing(max_expanded), offset, length)
     with open(source.path, "rb") as reader:
         reader.seek(max(0, offset - length // 2))
         return reader.read(length)
@@ -116,8 +139,7 @@ class SourceReader:
         self.source = source
         self._file: io.FileIO | None = None
         self._done = False
-        fmt = source.compression
-        self._inflating = DecompressingReader(source.path, fmt, max_expanded) if fmt else None
+        self._inflating = source.decompressing(max_expanded) if source.compression else None
 
     def source_bytes_read(self, given: int) -> int:
         """Bytes of the file itself read so far (given: the bytes readinto() gave out)."""
@@ -144,7 +166,12 @@ class SourceReader:
         """Raise SourceChanged if the file is not, or no longer, the one listed."""
         size = self.source.size
         bytes_read = self.source_bytes_read(bytes_read)
-        stat = os.stat(self.source.path)
+        member = self.source.member
+        if member is not None:  # the archive as listed; zipfile checked the member's size and CRC
+            stat = os.stat(member.archive)
+            bytes_read = size = member.archive_size
+        else:
+            stat = os.stat(self.source.path)
         if bytes_read != size or stat.st_size != size:
             raise SourceChanged(
                 f"changed while being read (size {size} -> {stat.st_size} bytes, {bytes_read} read); "
@@ -239,8 +266,34 @@ def walk_folder(
                 _collect(unreadable, path, exc)
                 continue
             if source is not None:
-                found.append(source)
+                found.extend(expand_archive(source, unreadable))
     return found
+
+
+def expand_archive(source: SourceFile, unreadable: list[Unreadable] | None) -> list[SourceFile]:
+    """A .zip: one source per CSV member (folders, hidden and non-CSV members left out; encrypted
+    ones and an archive that does not open go to unreadable). Anything else: itself."""
+    if not source.path.name.lower().endswith(ZIP_SUFFIX):
+        return [source]
+    try:
+        with zipfile.ZipFile(source.path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        _collect(unreadable, source.path, OSError(f"not a readable zip archive: {exc}"))
+        return []
+    members = []
+    for info in infos:
+        parts = info.filename.split("/")
+        if info.is_dir() or any(_is_hidden(p) for p in parts) or not parts[-1].lower().endswith(CSV_SUFFIX):
+            continue
+        path = source.path.joinpath(*parts)
+        if info.flag_bits & 0x1:  # sizes are checked when it is read, against --max-expanded-size
+            _collect(unreadable, path, OSError("encrypted zip member: refused (no password support)"))
+            continue
+        reldir = "/".join(p for p in (source.reldir, *parts[:-1]) if p)
+        member = ZipMember(source.path, info.filename, source.size, info.file_size)
+        members.append(SourceFile(path, reldir, info.compress_size, source.mtime_ns, member))
+    return members
 
 
 def _real_path(path: Path, real_dirs: dict[Path, Path]) -> Path:
@@ -283,7 +336,7 @@ def find_sources(
                 argument, follow_symlinks=follow_symlinks, unreadable=unreadable, filters=filters
             )
         elif argument.is_file():
-            candidates = [_stat(argument, "")]
+            candidates = expand_archive(_stat(argument, ""), unreadable)
         else:
             raise SourceError(f"{argument}: not a regular file or directory")
         for source in candidates:

@@ -192,3 +192,85 @@ def test_max_expanded_size_refuses_a_source_that_expands_beyond_it(
     assert "movies.csv.zst: expands beyond --max-expanded-size (1048576 bytes)" in result.output
     assert list_keys(s3, shared_bucket, prefix) == []
     assert open_uploads(s3, shared_bucket, prefix) == []
+
+
+def make_zip_with_encrypted_member(path: Path, members: dict[str, bytes], secret: bytes) -> None:
+    """members stored (deflated) by zipfile; then secret.csv added encrypted by the real `zip -e`."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    work = path.parent.parent / "enc"  # beside the SOURCE folder, not in it
+    work.mkdir()
+    (work / "secret.csv").write_bytes(secret)
+    subprocess.run(["zip", "-q", "-e", "-P", "pw", str(path.resolve()), "secret.csv"], cwd=work, check=True)
+
+
+@pytest.mark.skipif(shutil.which("zip") is None or shutil.which("unzip") is None, reason="needs zip/unzip")
+def test_zip_members_land_as_sources_of_their_own(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    indir = tmp_path / "in"
+    indir.mkdir()
+    big = cp1252_csv(200_000, seed=5)  # several parts, cut inside the member's deflate stream
+    members = {
+        "2024/movies.csv": big,
+        "2024/q1/sales.CSV": b"a,b\n1,2\n",
+        "readme.txt": b"not csv\n",
+        "top.csv": b"x\n1\n",
+    }
+    make_zip_with_encrypted_member(indir / "export.zip", members, b"s,t\n1,2\n")
+    listing = subprocess.run(
+        ["unzip", "-l", str(indir / "export.zip")], capture_output=True, text=True
+    ).stdout
+    assert "secret.csv" in listing and "readme.txt" in listing
+    result = upload(tmp_path, s3_server, shared_bucket, prefix, indir)
+    assert result.returncode != 0  # the encrypted member failed
+    assert "export.zip/secret.csv: cannot read: encrypted zip member: refused" in result.output
+    assert list_keys(s3, shared_bucket, prefix) == sorted(
+        [f"{prefix}/2024/movies.csv", f"{prefix}/2024/q1/sales.CSV", f"{prefix}/top.csv"]
+    )
+    assert read_object(s3, shared_bucket, f"{prefix}/2024/movies.csv") == big.decode("cp1252").encode("utf-8")
+    assert read_object(s3, shared_bucket, f"{prefix}/top.csv") == b"x\n1\n"
+
+
+def test_zip_bomb_member_is_refused_and_the_others_land(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    import zipfile
+
+    indir = tmp_path / "in"
+    indir.mkdir()
+    with zipfile.ZipFile(
+        indir / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9
+    ) as archive:
+        archive.writestr("ok.csv", b"a\n1\n")
+        with archive.open("zeros.csv", "w", force_zip64=True) as member:
+            for _ in range(200):
+                member.write(b"0" * (1 << 20))
+    result = upload(tmp_path, s3_server, shared_bucket, prefix, indir)
+    assert result.returncode != 0
+    assert "zip member zeros.csv expands more than 1000 times" in result.output
+    assert list_keys(s3, shared_bucket, prefix) == [f"{prefix}/ok.csv"]
+
+
+def test_corrupt_zip_member_fails_with_its_offset(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    import zipfile
+
+    indir = tmp_path / "in"
+    indir.mkdir()
+    raw = cp1252_csv(50_000, seed=9)
+    with zipfile.ZipFile(indir / "x.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("broken.csv", raw)
+        archive.writestr("fine.csv", b"a\n1\n")
+    data = bytearray((indir / "x.zip").read_bytes())
+    data[400:440] = b"\x00" * 40  # inside broken.csv's deflate stream
+    (indir / "x.zip").write_bytes(bytes(data))
+    result = upload(tmp_path, s3_server, shared_bucket, prefix, indir)
+    assert result.returncode != 0
+    assert "x.zip/broken.csv: corrupt zip member broken.csv before archive byte offset" in result.output
+    assert list_keys(s3, shared_bucket, prefix) == [f"{prefix}/fine.csv"]
+    assert open_uploads(s3, shared_bucket, prefix) == []
