@@ -113,6 +113,26 @@ READ_BLOCK = 64 * KiB  # compressed bytes read at a time
 ZSTD_SLICE = 1 * KiB
 
 
+# Decompressor state paid from the memory budget: deflate's 32 KiB window and zlib's buffers; bzip2's
+# ~3.5 MiB at -9; zstd's window as the first frame declares it (zstd -3: 2 MiB, -19: 8 MiB), at most
+# ZSTD_MAX_WINDOW (libzstd's own default limit).
+DECOMPRESSOR_MEMORY = {"gzip": 64 * KiB, "zip": 64 * KiB, "bzip2": 4 * MiB}
+ZSTD_MAX_WINDOW = 128 * MiB
+ZSTD_UNKNOWN_WINDOW = 8 * MiB
+
+
+def decompressor_memory(path: Path, fmt: str) -> int:
+    """Bytes a decompressor of this source holds (for zstd, read from the frame header)."""
+    if fmt != "zstd":
+        return DECOMPRESSOR_MEMORY[fmt]
+    try:
+        with open(path, "rb") as file:
+            window = int(zstandard.get_frame_parameters(file.read(18)).window_size)
+    except (OSError, zstandard.ZstdError):
+        window = ZSTD_UNKNOWN_WINDOW  # the read itself will say what is wrong with the file
+    return min(max(window, 64 * KiB), ZSTD_MAX_WINDOW) + 256 * KiB
+
+
 def source_format(name: str) -> str | None:
     """gzip, zstd or bzip2 for a name ending .gz, .zst or .bz2 (any case); None otherwise."""
     lower = name.lower()
@@ -171,7 +191,7 @@ class _Bz2Stream:
 
 class _ZstdStream:
     def __init__(self) -> None:
-        self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._d = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).decompressobj()
         self._tail = b""
         self.eof = False
         self.needs_input = True

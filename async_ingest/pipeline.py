@@ -242,9 +242,6 @@ async def upload_stream(job: FileJob) -> FileResult:
     extra = object_extra(source, job.detection, job.fingerprint, settings)
     check = csv_check(settings)
     compress = settings.compress
-    codec_memory = 0
-    if compress.name != "none" and job.codecs is not None:
-        codec_memory = await job.codecs.acquire(compress.memory)
     writer = ObjectWriter(
         job.s3,
         settings.bucket,
@@ -277,7 +274,11 @@ async def upload_stream(job: FileJob) -> FileResult:
         compressor=compress.compressor() if compress.name != "none" else None,
         on_text=check.checker.feed if check is not None else None,
     )
+    codec_memory = 0
     try:
+        if job.codecs is not None:  # compressor and decompressor state
+            needed = compress.memory + await asyncio.to_thread(source.codec_memory)
+            codec_memory = await job.codecs.acquire(needed) if needed else 0
         while True:
             part = await fill_part(filler, reader, await writer.next_buffer(), check)
             if check is not None:  # read when the upload starts: after the first part, or at the end
@@ -569,12 +570,15 @@ class RunContext:
     codecs: MemoryBudget | None = None
 
 
-CODEC_SHARE = 8  # 1/8 of --max-memory for compressor state when compressing
+CODEC_SHARE = 8  # 1/8 of --max-memory for (de)compressor state, when there is any
 
 
-def split_budget(settings: IngestSettings) -> tuple[MemoryBudget, MemoryBudget | None]:
-    """The part-buffer budget and, with --compress, the compressor-state budget beside it."""
-    if settings.compress.name == "none":
+def split_budget(
+    settings: IngestSettings, sources: list[SourceFile]
+) -> tuple[MemoryBudget, MemoryBudget | None]:
+    """The part-buffer budget and, with --compress or compressed sources, the (de)compressor-state
+    budget beside it."""
+    if settings.compress.name == "none" and not any(source.compression for source in sources):
         return MemoryBudget(settings.max_memory), None
     share = max(settings.compress.memory, settings.max_memory // CODEC_SHARE)
     return MemoryBudget(max(settings.part_size, settings.max_memory - share)), MemoryBudget(share)
@@ -680,7 +684,7 @@ async def ingest_all(
 
     Cancellation (Ctrl-C, SIGTERM) propagates into every file, each of which aborts its upload.
     """
-    parts_budget, codecs = split_budget(settings)
+    parts_budget, codecs = split_budget(settings, sources)
     ctx = RunContext(settings, s3, parts_budget, emit, MemoryBudget(DETECTION_MEMORY), codecs=codecs)
     if s3 is not None and not settings.dry_run:
         ctx.listed = await listed_keys(s3, settings, planned_keys(sources, settings))

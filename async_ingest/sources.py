@@ -19,6 +19,7 @@ from async_ingest.compression import (
     ZipMemberReader,
     decompressed_head,
     decompressed_region,
+    decompressor_memory,
     inner_name,
     source_format,
 )
@@ -62,6 +63,11 @@ class SourceFile:
         """gzip, zstd or bzip2 for a .gz, .zst or .bz2 source, zip for a zip member; None for a
         plain one."""
         return "zip" if self.member is not None else source_format(self.path.name)
+
+    def codec_memory(self) -> int:
+        """What decompressing this source holds (0 for a plain one)."""
+        fmt = self.compression
+        return decompressor_memory(self.member.archive if self.member else self.path, fmt) if fmt else 0
 
     def decompressing(self, max_expanded: int) -> DecompressingReader | ZipMemberReader:
         """A reader of the CSV's own bytes (for a compressed source only)."""
