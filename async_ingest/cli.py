@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_everyday_options(p: argparse.ArgumentParser, run: argparse._ArgumentGroup) -> None:
     run.add_argument(
         "--include", action=_Repeatable, default=(), metavar="GLOB",
-        help="take files matching GLOB in folders instead of *.csv (repeatable; case-sensitive)",
+        help="take files matching GLOB in folders instead of *.csv[.gz|.zst|.bz2], *.zip (repeatable)",
     )  # fmt: skip
     run.add_argument(
         "--exclude", action=_Repeatable, default=(), metavar="GLOB",

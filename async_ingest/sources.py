@@ -191,7 +191,8 @@ class SourceReader:
 class FileFilter:
     """--include / --exclude: shell-style patterns (fnmatch: `*` also crosses `/`, as in the AWS
     CLI) matched case-sensitively against the path relative to the SOURCE folder; a pattern without
-    `/` also matches the file name alone. Include patterns replace the default, *.csv in any case."""
+    `/` also matches the file name alone. Include patterns replace the default: *.csv, *.csv.gz,
+    *.csv.zst, *.csv.bz2 and *.zip (whose CSV members are the sources), in any case."""
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()

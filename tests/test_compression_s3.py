@@ -274,3 +274,35 @@ def test_corrupt_zip_member_fails_with_its_offset(
     assert "x.zip/broken.csv: corrupt zip member broken.csv before archive byte offset" in result.output
     assert list_keys(s3, shared_bucket, prefix) == [f"{prefix}/fine.csv"]
     assert open_uploads(s3, shared_bucket, prefix) == []
+
+
+def test_late_cp1252_bytes_past_the_sampled_head_restart_the_compressed_source(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "late.csv.gz"
+    head = b"".join(b"%d,plain ascii row\n" % i for i in range(500_000))  # ~10 MiB: past the 8 MiB head
+    raw = head + "9,Coração\n".encode("cp1252")
+    source.write_bytes(gzip.compress(raw, 1))
+    result = upload(tmp_path, s3_server, shared_bucket, prefix, source, "--compress", "gzip")
+    assert result.returncode == 0, result.output
+    stored = read_object(s3, shared_bucket, f"{prefix}/late.csv.gz")
+    assert gzip.decompress(stored) == raw.decode("cp1252").encode("utf-8")
+    entry = json.loads((tmp_path / "report.json").read_text())["files"][0]
+    assert entry["source_encoding"] == "cp1252"
+    assert any("restarted" in note for note in entry["notes"])
+
+
+@pytest.mark.parametrize("name", ["gzip", "zstd"])
+def test_a_rerun_skips_the_compressed_objects_it_made(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path, name: str
+) -> None:
+    indir = tmp_path / "in"
+    indir.mkdir()
+    (indir / "small.csv").write_bytes(cp1252_csv(100))
+    (indir / "packed.csv.gz").write_bytes(gzip.compress(cp1252_csv(100, seed=2)))
+    first = upload(tmp_path, s3_server, shared_bucket, prefix, indir, "--compress", name)
+    assert first.returncode == 0, first.output
+    again = upload(tmp_path, s3_server, shared_bucket, prefix, indir, "--compress", name)
+    assert again.returncode == 0, again.output
+    statuses = [f["status"] for f in json.loads((tmp_path / "report.json").read_text())["files"]]
+    assert statuses == ["skipped", "skipped"]
