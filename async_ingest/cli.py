@@ -25,6 +25,7 @@ from typing import Any
 from async_ingest import __version__
 from async_ingest.budget import physical_memory
 from async_ingest.checksums import CHECKSUM_NAMES, DEFAULT_CHECKSUM
+from async_ingest.compression import COMPRESS_NAMES, DEFAULT_MAX_EXPANDED_SIZE, output_compression
 from async_ingest.display import printable
 from async_ingest.encoding import resolve_codec
 from async_ingest.events import FileFinished, FileResult
@@ -199,6 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="checksum of every part and of the object, verified by S3 and stored with it (crc64nvme); "
         "md5: Content-MD5 and ETag, for stores without S3 checksums",
     )
+    run.add_argument(
+        "--compress",
+        choices=COMPRESS_NAMES,
+        default="none",
+        help="store objects gzip- or zstd-compressed (key + .gz/.zst); none (default): the UTF-8 CSV",
+    )
+    run.add_argument("--compress-level", type=int, help="gzip 1-9 (6), zstd 1-19 (3)")
+    run.add_argument(
+        "--max-expanded-size",
+        default=format_size(DEFAULT_MAX_EXPANDED_SIZE).replace(" ", ""),
+        help="a compressed source expanding beyond this is refused as a bomb (64GiB)",
+    )
     run.add_argument("--force", action="store_true", help="upload even files already uploaded unchanged")
     run.add_argument(
         "--resume",
@@ -249,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_everyday_options(p: argparse.ArgumentParser, run: argparse._ArgumentGroup) -> None:
     run.add_argument(
         "--include", action=_Repeatable, default=(), metavar="GLOB",
-        help="take files matching GLOB in folders instead of *.csv (repeatable; case-sensitive)",
+        help="take files matching GLOB in folders instead of *.csv[.gz|.zst|.bz2], *.zip (repeatable)",
     )  # fmt: skip
     run.add_argument(
         "--exclude", action=_Repeatable, default=(), metavar="GLOB",
@@ -458,6 +471,7 @@ def settings_from_args(
             validate_manifest_key(args.manifest_key)
         encoding = args.encoding if args.encoding == "auto" else resolve_codec(args.encoding)
         shard = parse_shard(args.shard) if args.shard else shard_from_environment(environ)
+        compress = output_compression(args.compress, args.compress_level)
     except (ValueError, InvalidKey) as exc:
         raise UsageError(str(exc)) from None
     part_size = _size("--part-size", args.part_size)
@@ -496,6 +510,8 @@ def settings_from_args(
         sse=args.sse,
         sse_kms_key_id=args.sse_kms_key_id,
         checksum=args.checksum,
+        compress=compress,
+        max_expanded_size=_size("--max-expanded-size", args.max_expanded_size),
         **object_fields(args),
         csv_check=args.csv_check,
         csv_delimiter=delimiter,

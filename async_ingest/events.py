@@ -54,6 +54,7 @@ class FileResult:
     encoding: EncodingInfo | None = None
     bytes_read: int = 0
     bytes_written: int = 0
+    bytes_uncompressed: int | None = None  # --compress: the UTF-8 size of the compressed object
     parts: int = 0
     replacements: int = 0
     etag: str | None = None

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
 from async_ingest.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum
+from async_ingest.compression import Compressor
 from async_ingest.transcode import Transcoder
 from async_ingest.units import GiB, KiB, MiB
 
@@ -97,8 +98,15 @@ class PartFiller:
         *,
         md5_parts: Collection[int] = (),
         whole_sha256: bool = False,
+        compressor: Compressor | None = None,
+        on_text: Callable[[bytes], None] | None = None,
     ) -> None:
         self.transcoder = transcoder
+        # --compress: parts hold the compressed stream (so checksums cover the stored bytes); the
+        # UTF-8 text goes to on_text first (the CSV check), and its size is counted in text_bytes.
+        self.compressor = compressor
+        self.on_text = on_text
+        self.text_bytes = 0
         self.part_size = part_size
         self.checksum = checksum
         self.sha256 = hashlib.sha256() if whole_sha256 else None  # of the whole object, part after part
@@ -125,12 +133,14 @@ class PartFiller:
         limit = min(len(buffer), self.part_size)
         filled = self._place(view, 0, limit, self._take_leftover())
         while filled < limit and self._unread:
-            if self.transcoder.passes_through:
+            if self.compressor is not None:
+                filled = self._read_compressed(view, filled, limit)
+            elif self.transcoder.passes_through:
                 filled += self._read_checked(view[filled : min(limit, filled + self._unread)])
             else:
                 filled = self._read_transcoded(view, filled, limit)
         if not self._unread and not self.transcoder.finished:  # so `exhausted` is known right now
-            filled = self._place(view, filled, limit, self.transcoder.finish())
+            filled = self._place(view, filled, limit, self._finish_output())
         part = view[:filled]
         self.parts += 1
         if self.sha256 is not None:
@@ -155,6 +165,37 @@ class PartFiller:
             piece = block[offset : min(count, offset + TRANSCODE_SLICE)]
             filled = self._place(view, filled, limit, self.transcoder.feed(piece))
         return filled
+
+    def _read_compressed(self, view: memoryview, filled: int, limit: int) -> int:
+        """A block of source, as UTF-8 (checked in place, or transcoded), through the compressor."""
+        if self._scratch is None:
+            self._scratch = bytearray(TRANSCODE_BLOCK)
+        block = memoryview(self._scratch)[: min(TRANSCODE_BLOCK, self._unread)]
+        count = self._read_into(block)
+        if self.transcoder.passes_through:
+            self.transcoder.validate(block[:count])
+            text = bytes(block[:count])
+        else:
+            text = b"".join(
+                self.transcoder.feed(block[offset : min(count, offset + TRANSCODE_SLICE)])
+                for offset in range(0, count, TRANSCODE_SLICE)
+            )
+        return self._place(view, filled, limit, self._compress(text))
+
+    def _compress(self, text: bytes) -> bytes:
+        assert self.compressor is not None
+        if not text:
+            return b""
+        self.text_bytes += len(text)
+        if self.on_text is not None:
+            self.on_text(text)
+        return self.compressor.compress(text)
+
+    def _finish_output(self) -> bytes:
+        tail = self.transcoder.finish()
+        if self.compressor is None:
+            return tail
+        return self._compress(tail) + self.compressor.flush()
 
     def _read_into(self, target: memoryview) -> int:
         count = self._source.readinto(target) or 0

@@ -78,6 +78,8 @@ def fingerprint(source: SourceFile, windows: list[bytes], settings: IngestSettin
     digest.update(f"{source.size}|{source.mtime_ns}|{settings.encoding}|{settings.on_decode_error}|".encode())
     if settings.checksum != "md5":  # md5 objects keep the fingerprints of the versions before --checksum
         digest.update(f"checksum={settings.checksum}|".encode())
+    if settings.compress.name != "none":  # uncompressed objects keep their earlier fingerprints
+        digest.update(f"compress={settings.compress.name}:{settings.compress.level}|".encode())
     for window in windows:
         digest.update(hashlib.sha256(window).digest())
     digest.update(object_options_identity(settings))
@@ -93,23 +95,23 @@ def object_options_identity(settings: IngestSettings) -> bytes:
     return repr(options).encode()
 
 
-def sample_windows(source: SourceFile) -> list[bytes]:
+def sample_windows(source: SourceFile, settings: IngestSettings) -> list[bytes]:
     if isinstance(source, StdinSource):
         return [source.stream.head()]  # a pipe: its head only (see stdin.py)
-    return read_windows(source, sample_offsets(source.size), SAMPLE_WINDOW)
+    return read_windows(source, sample_offsets(source.size), SAMPLE_WINDOW, settings.max_expanded_size)
 
 
 def detect_and_fingerprint(source: SourceFile, settings: IngestSettings) -> tuple[Detection, str]:
     """Read the windows, decide the encoding, fingerprint the file: one worker-thread call, as
     charset-normalizer can take a few hundred ms and parts of other files go on meanwhile."""
-    windows = sample_windows(source)
+    windows = sample_windows(source, settings)
     return choose_encoding(windows, settings, []), fingerprint(source, windows, settings)
 
 
 def redetect(source: SourceFile, settings: IngestSettings, failed_at: int) -> Detection:
     """Detection again, with the region around a decode failure added to the windows."""
-    region = read_region(source, failed_at, REDETECT_CONTEXT)
-    return choose_encoding(sample_windows(source), settings, [region])
+    region = read_region(source, failed_at, REDETECT_CONTEXT, settings.max_expanded_size)
+    return choose_encoding(sample_windows(source, settings), settings, [region])
 
 
 def choose_encoding(windows: list[bytes], settings: IngestSettings, extra: list[bytes]) -> Detection:
@@ -133,7 +135,12 @@ def object_extra(
         "fingerprint": fp,
         "ingested-by": f"async_ingest/{__version__}",
     }
+    compress = settings.compress
+    if compress.content_type is not None:
+        metadata["compression"] = compress.name
     extra: dict[str, Any] = {"Metadata": metadata}
+    if compress.content_type is not None and not settings.content_type:
+        extra["ContentType"] = compress.content_type
     if settings.sse:
         extra["ServerSideEncryption"] = settings.sse
     if settings.sse_kms_key_id:
@@ -169,16 +176,25 @@ class FileJob:
     resume: bool = False
     errors: str = "strict"  # "replace" only once the encoding is known to be right (see _ingest_file)
     flight: PartsInFlight | None = None
+    codecs: MemoryBudget | None = None  # compressor state is paid from here (see RunContext.codecs)
 
     def reservation(self) -> int:
         """Budget paid per part: a full part, or less for a file that cannot fill one."""
         if isinstance(self.source, StdinSource):
             return self.part_size()  # a stream of unknown size
-        worst = int(self.source.size * max_expansion(self.detection.encoding)) + MIN_RESERVATION
+        worst = int(self.planned_size * max_expansion(self.detection.encoding)) + MIN_RESERVATION
         return min(self.part_size(), worst)
 
     def part_size(self) -> int:
-        return plan_part_size(self.source.size, self.detection.encoding, self.settings.part_size)
+        return plan_part_size(self.planned_size, self.detection.encoding, self.settings.part_size)
+
+    @property
+    def planned_size(self) -> int:
+        """The most source bytes to read: a compressed source's expanded size is known only at the
+        end, so --max-expanded-size bounds it."""
+        if self.source.member is not None:  # zipfile reads no more than the member declares
+            return min(self.source.member.expanded_size, self.settings.max_expanded_size)
+        return self.source.size if self.source.compression is None else self.settings.max_expanded_size
 
 
 async def unfinished_uploads(s3: S3, bucket: str, key: str) -> list[str]:
@@ -227,11 +243,12 @@ async def upload_stream(job: FileJob) -> FileResult:
     )
 
     def part_done(number: int, size: int) -> None:
-        job.emit(PartUploaded(source, number, size, transcoder.bytes_in))
+        job.emit(PartUploaded(source, number, size, reader.source_bytes_read(transcoder.bytes_in)))
 
     checksum = CHECKSUMS[settings.checksum]
     extra = object_extra(source, job.detection, job.fingerprint, settings)
     check = csv_check(settings)
+    compress = settings.compress
     writer = ObjectWriter(
         job.s3,
         settings.bucket,
@@ -245,29 +262,39 @@ async def upload_stream(job: FileJob) -> FileResult:
         flight=job.flight,
     )
     md5_parts: list[int] = []  # parts to compare with the ETags of parts already uploaded
-    if source.size > part_size or isinstance(source, StdinSource):
+    if job.planned_size > part_size or isinstance(source, StdinSource):
         found = await resume_point(job.s3, settings.bucket, job.key, checksum) if job.resume else None
         if found is not None:
             writer.resume(*found)
             md5_parts = [number for number, part in found[1].items() if part.checksum is None]
         else:
             await abort_stale_uploads(job.s3, settings.bucket, job.key)
-    reader = source.stream if isinstance(source, StdinSource) else SourceReader(source)
+    reader = (
+        source.stream if isinstance(source, StdinSource) else SourceReader(source, settings.max_expanded_size)
+    )
     filler = PartFiller(
         reader,
         transcoder,
         part_size,
-        STREAM_LENGTH if isinstance(source, StdinSource) else source.size,
+        STREAM_LENGTH if isinstance(source, StdinSource) else job.planned_size,
         checksum,
         md5_parts=md5_parts,
         whole_sha256=settings.sha256,
+        compressor=compress.compressor() if compress.name != "none" else None,
+        on_text=check.checker.feed if check is not None else None,
     )
+    codec_memory = 0
     try:
+        if job.codecs is not None:  # compressor and decompressor state
+            needed = compress.memory + await asyncio.to_thread(source.codec_memory)
+            codec_memory = await job.codecs.acquire(needed) if needed else 0
         while True:
             part = await fill_part(filler, reader, await writer.next_buffer(), check)
             if check is not None:  # read when the upload starts: after the first part, or at the end
                 extra["Metadata"].update(csv_metadata(check.checker))
             if filler.exhausted:
+                if filler.compressor is not None:  # known in time for a single PUT only
+                    extra["Metadata"]["uncompressed-size"] = str(filler.text_bytes)
                 break
             await writer.write_part(part, input_done=filler.input_done)
         written = await writer.finish(part)
@@ -276,6 +303,8 @@ async def upload_stream(job: FileJob) -> FileResult:
         raise
     finally:
         reader.close()
+        if codec_memory and job.codecs is not None:
+            job.codecs.release(codec_memory)
     notes = (
         [f"resumed: {writer.parts_reused} of {written.parts} parts were already uploaded"]
         if job.resume
@@ -292,6 +321,7 @@ async def upload_stream(job: FileJob) -> FileResult:
         encoding=encoding_info(job.detection),
         bytes_read=transcoder.bytes_in,
         bytes_written=written.size,
+        bytes_uncompressed=filler.text_bytes if filler.compressor is not None else None,
         parts=written.parts,
         replacements=transcoder.replacements,
         etag=written.etag,
@@ -311,6 +341,10 @@ class CsvCheck:
     def part(self, data: Part, last: bool) -> None:
         """Raises CsvRejected (strict mode, --expect-*): before the part is sent."""
         self.checker.feed(data)
+        self.settle(last)
+
+    def settle(self, last: bool) -> None:
+        """The policy on what was fed (--compress: the filler feeds the UTF-8 before compressing)."""
         self.policy.check(self.checker, self.checker.finish() if last else None)
 
 
@@ -329,7 +363,9 @@ def fill_next(
     if filler.exhausted:
         reader.close()
         reader.check_unchanged(filler.transcoder.bytes_in)
-    if check is not None:
+    if check is not None and filler.compressor is not None:
+        check.settle(filler.exhausted)
+    elif check is not None:
         check.part(part.data, filler.exhausted)
     return part
 
@@ -456,12 +492,16 @@ async def same_as_listed(job: FileJob, listed: Listed, memory: MemoryBudget) -> 
 def regenerated_etag(job: FileJob) -> str | None:
     """The ETag of a one-part object made from the source, or None (more than one part, or a
     sequence that does not decode: the upload would find out)."""
-    reader = SourceReader(job.source)
+    reader = SourceReader(job.source, job.settings.max_expanded_size)
     transcoder = Transcoder(job.detection.encoding, errors=job.errors, bom=job.detection.bom)
-    filler = PartFiller(reader, transcoder, job.part_size(), job.source.size, CHECKSUMS["md5"])
+    compress = job.settings.compress
+    compressor = compress.compressor() if compress.name != "none" else None
+    filler = PartFiller(
+        reader, transcoder, job.part_size(), job.planned_size, CHECKSUMS["md5"], compressor=compressor
+    )
     try:
         part = filler.fill(bytearray(job.reservation()))
-    except DecodeFailure:
+    except (DecodeFailure, ValueError):  # a source that does not decompress: the upload says so
         return None
     finally:
         reader.close()
@@ -491,7 +531,7 @@ def key_plan(sources: list[SourceFile], settings: IngestSettings) -> list[tuple[
     plan = []
     for source in sources:
         with contextlib.suppress(InvalidKey):
-            plan.append((source, render_key(settings.key_template, source_key_fields(source, settings))))
+            plan.append((source, object_key(source, settings)))
     return plan
 
 
@@ -499,13 +539,19 @@ def planned_keys(sources: list[SourceFile], settings: IngestSettings) -> list[st
     return [key for _, key in key_plan(sources, settings)]
 
 
+def object_key(source: SourceFile, settings: IngestSettings) -> str:
+    """The rendered key, with the suffix of --compress (movies.csv.gz)."""
+    return render_key(settings.key_template, source_key_fields(source, settings)) + settings.compress.suffix
+
+
 def source_key_fields(source: SourceFile, settings: IngestSettings) -> KeyFields:
     return KeyFields(key_name(source), source.reldir, settings.date)
 
 
 def key_name(source: SourceFile) -> str:
-    """The file name the key and the metadata carry (standard input's is --name)."""
-    return source.name if isinstance(source, StdinSource) else source.path.name
+    """The file name the key and the metadata carry (standard input's is --name; a compressed
+    source's is its CSV's own name: movies.csv.gz -> movies.csv)."""
+    return source.name if isinstance(source, StdinSource) else source.csv_name
 
 
 # Sample windows are paid from a budget of their own: one large file's windows at a time, or many
@@ -535,6 +581,24 @@ class RunContext:
     listed: dict[str, Listed] | None = None  # the keys known to exist already (None: unknown)
     listing_trust: ListingTrust = field(default_factory=ListingTrust)
     flight: PartsInFlight | None = None  # None: dry run
+    # --compress: compressor state (zstd's window and tables) is memory too. It is paid from a share
+    # of --max-memory kept apart from part buffers, so a file holding it never waits on another
+    # file's (no deadlock); files wait here for it when many compress at once.
+    codecs: MemoryBudget | None = None
+
+
+CODEC_SHARE = 8  # 1/8 of --max-memory for (de)compressor state, when there is any
+
+
+def split_budget(
+    settings: IngestSettings, sources: list[SourceFile]
+) -> tuple[MemoryBudget, MemoryBudget | None]:
+    """The part-buffer budget and, with --compress or compressed sources, the (de)compressor-state
+    budget beside it."""
+    if settings.compress.name == "none" and not any(source.compression for source in sources):
+        return MemoryBudget(settings.max_memory), None
+    share = max(settings.compress.memory, settings.max_memory // CODEC_SHARE)
+    return MemoryBudget(max(settings.part_size, settings.max_memory - share)), MemoryBudget(share)
 
 
 async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
@@ -577,7 +641,11 @@ def checksum_hint(exc: Exception, settings: IngestSettings) -> str:
 
 async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection, str]:
     """The encoding and the fingerprint of a source."""
-    paid = await ctx.detecting.acquire(STDIN_HEAD if isinstance(source, StdinSource) else source.size)
+    if isinstance(source, StdinSource):
+        size = STDIN_HEAD
+    else:
+        size = source.size if source.compression is None else DETECTION_MEMORY
+    paid = await ctx.detecting.acquire(size)
     try:
         return await asyncio.to_thread(detect_and_fingerprint, source, ctx.settings)
     finally:
@@ -586,7 +654,7 @@ async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection,
 
 async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) -> FileResult:
     settings, s3, emit = ctx.settings, ctx.s3, ctx.emit
-    result.key = render_key(settings.key_template, source_key_fields(source, settings))
+    result.key = object_key(source, settings)
     detection, fp = await detect_source(source, ctx)
     result.encoding = encoding_info(detection)
     if settings.dry_run or s3 is None:
@@ -595,6 +663,7 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
     job = FileJob(
         source, result.key, detection, fp, settings, s3, ctx.budget, emit, settings.resume, flight=ctx.flight
     )
+    job.codecs = ctx.codecs
     # With --on-decode-error replace, a guessed encoding is first tried strictly: a sequence that
     # does not decode more likely means a wrong guess (re-detected below) than a damaged file.
     guessed = detection.method in ("ascii", "detected")
@@ -644,7 +713,8 @@ async def ingest_all(
 
     Cancellation (Ctrl-C, SIGTERM) propagates into every file, each of which aborts its upload.
     """
-    ctx = RunContext(settings, s3, MemoryBudget(settings.max_memory), emit, MemoryBudget(DETECTION_MEMORY))
+    parts_budget, codecs = split_budget(settings, sources)
+    ctx = RunContext(settings, s3, parts_budget, emit, MemoryBudget(DETECTION_MEMORY), codecs=codecs)
     if s3 is not None and not settings.dry_run:
         ctx.listed = await listed_keys(s3, settings, planned_keys(sources, settings))
         ctx.flight = parts_in_flight(settings, ctx.budget, s3, emit)

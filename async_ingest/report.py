@@ -75,6 +75,7 @@ def result_entry(result: FileResult) -> dict[str, Any]:
         "replacements": result.replacements,
         "bytes_read": result.bytes_read,
         "bytes_written": result.bytes_written,
+        "bytes_uncompressed": result.bytes_uncompressed,
         "parts": result.parts,
         "etag": result.etag,
         "checksum_algorithm": result.checksum.algorithm if result.checksum else None,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from async_ingest.checksums import DEFAULT_CHECKSUM, ChecksumName
+from async_ingest.compression import DEFAULT_MAX_EXPANDED_SIZE, NO_COMPRESSION, OutputCompression
 from async_ingest.keys import DEFAULT_KEY_TEMPLATE
 from async_ingest.parts import DEFAULT_PART_SIZE
 from async_ingest.s3 import ConnectionSettings
@@ -55,6 +56,8 @@ class IngestSettings:
     storage_class: str | None = None
     content_type: str | None = None
     checksum: ChecksumName = DEFAULT_CHECKSUM
+    compress: OutputCompression = NO_COMPRESSION  # --compress, --compress-level
+    max_expanded_size: int = DEFAULT_MAX_EXPANDED_SIZE  # what one compressed source may expand to
 
     @property
     def sha256(self) -> bool:

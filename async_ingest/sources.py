@@ -8,26 +8,79 @@ import fnmatch
 import hashlib
 import io
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from async_ingest.compression import (
+    DEFAULT_MAX_EXPANDED_SIZE,
+    SOURCE_FORMATS,
+    DecompressingReader,
+    ZipMemberReader,
+    decompressed_head,
+    decompressed_region,
+    decompressor_memory,
+    inner_name,
+    source_format,
+)
+from async_ingest.encoding import SAMPLE_WINDOWS
+
 CSV_SUFFIX = ".csv"
+# Taken by default beside .csv: the same, compressed (read as a stream, never unpacked to disk).
+ZIP_SUFFIX = ".zip"  # each CSV member is a source of its own
+CSV_SUFFIXES = (CSV_SUFFIX, *(CSV_SUFFIX + suffix for suffix in SOURCE_FORMATS), ZIP_SUFFIX)
 
 
 class SourceError(ValueError):
     """A SOURCE argument cannot be used (missing, unreadable, nothing to ingest)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ZipMember:
+    """Where a source inside a zip archive is: the archive as listed, and the member's name."""
+
+    archive: Path
+    name: str  # its path inside the archive, e.g. "2024/movies.csv"
+    archive_size: int
+    expanded_size: int  # as the archive declares it (zipfile reads no more, and checks the CRC)
+
+
 @dataclass(frozen=True, slots=True)  # one per file found: no __dict__ each
 class SourceFile:
-    path: Path  # as the user can find it (relative to cwd if it was given relative)
+    path: Path  # as the user can find it (relative to cwd if it was given relative); a zip member's
+    # is the archive's path followed by the member's (data/export.zip/2024/movies.csv)
     reldir: str  # folder relative to the SOURCE folder it was found under ("" for given files)
-    size: int
+    size: int  # a zip member's: its compressed size
     mtime_ns: int
+    member: ZipMember | None = None
 
     @property
     def relpath(self) -> str:
         return f"{self.reldir}/{self.path.name}" if self.reldir else self.path.name
+
+    @property
+    def compression(self) -> str | None:
+        """gzip, zstd or bzip2 for a .gz, .zst or .bz2 source, zip for a zip member; None for a
+        plain one."""
+        return "zip" if self.member is not None else source_format(self.path.name)
+
+    def codec_memory(self) -> int:
+        """What decompressing this source holds (0 for a plain one)."""
+        fmt = self.compression
+        return decompressor_memory(self.member.archive if self.member else self.path, fmt) if fmt else 0
+
+    def decompressing(self, max_expanded: int) -> DecompressingReader | ZipMemberReader:
+        """A reader of the CSV's own bytes (for a compressed source only)."""
+        if self.member is not None:
+            return ZipMemberReader(self.member.archive, self.member.name, max_expanded)
+        fmt = self.compression
+        assert fmt is not None
+        return DecompressingReader(self.path, fmt, max_expanded)
+
+    @property
+    def csv_name(self) -> str:
+        """The CSV's own name, for its key: movies.csv.gz -> movies.csv."""
+        return inner_name(self.path.name)
 
 
 @dataclass(frozen=True)
@@ -55,9 +108,14 @@ class SourceChanged(RuntimeError):
     """The file changed (size or modification time) while it was being read."""
 
 
-def read_windows(source: SourceFile, offsets: list[int], window: int) -> list[bytes]:
+def read_windows(
+    source: SourceFile, offsets: list[int], window: int, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE
+) -> list[bytes]:
     """The bytes at each offset, window bytes each (the whole file if offsets is just [0] and the
-    file is no larger than the windows would be)."""
+    file is no larger than the windows would be). A compressed source gives the head of its
+    decompressed stream, as many bytes as all the windows: its middle is not reachable cheaply."""
+    if source.compression is not None:
+        return [decompressed_head(source.decompressing(max_expanded), window * SAMPLE_WINDOWS)]
     with open(source.path, "rb") as reader:
         if offsets == [0]:
             return [reader.read(source.size)]
@@ -68,8 +126,12 @@ def read_windows(source: SourceFile, offsets: list[int], window: int) -> list[by
         return windows
 
 
-def read_region(source: SourceFile, offset: int, length: int) -> bytes:
-    """length bytes centred on offset."""
+def read_region(
+    source: SourceFile, offset: int, length: int, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE
+) -> bytes:
+    """length bytes centred on offset (of the decompressed stream, for a compressed source)."""
+    if source.compression is not None:
+        return decompressed_region(source.decompressing(max_expanded), offset, length)
     with open(source.path, "rb") as reader:
         reader.seek(max(0, offset - length // 2))
         return reader.read(length)
@@ -79,12 +141,19 @@ class SourceReader:
     """A source file as the part filler reads it: opened unbuffered at the first read (so reads go
     straight into part buffers), closed at the end, then checked against what was listed."""
 
-    def __init__(self, source: SourceFile) -> None:
+    def __init__(self, source: SourceFile, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE) -> None:
         self.source = source
         self._file: io.FileIO | None = None
         self._done = False
+        self._inflating = source.decompressing(max_expanded) if source.compression else None
+
+    def source_bytes_read(self, given: int) -> int:
+        """Bytes of the file itself read so far (given: the bytes readinto() gave out)."""
+        return self._inflating.compressed_read if self._inflating is not None else given
 
     def readinto(self, buffer: memoryview, /) -> int:
+        if self._inflating is not None:
+            return self._inflating.readinto(buffer)
         if self._file is None:
             if self._done:
                 raise ValueError("read after close")
@@ -93,6 +162,8 @@ class SourceReader:
 
     def close(self) -> None:
         self._done = True
+        if self._inflating is not None:
+            self._inflating.close()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -100,7 +171,13 @@ class SourceReader:
     def check_unchanged(self, bytes_read: int) -> None:
         """Raise SourceChanged if the file is not, or no longer, the one listed."""
         size = self.source.size
-        stat = os.stat(self.source.path)
+        bytes_read = self.source_bytes_read(bytes_read)
+        member = self.source.member
+        if member is not None:  # the archive as listed; zipfile checked the member's size and CRC
+            stat = os.stat(member.archive)
+            bytes_read = size = member.archive_size
+        else:
+            stat = os.stat(self.source.path)
         if bytes_read != size or stat.st_size != size:
             raise SourceChanged(
                 f"changed while being read (size {size} -> {stat.st_size} bytes, {bytes_read} read); "
@@ -114,7 +191,8 @@ class SourceReader:
 class FileFilter:
     """--include / --exclude: shell-style patterns (fnmatch: `*` also crosses `/`, as in the AWS
     CLI) matched case-sensitively against the path relative to the SOURCE folder; a pattern without
-    `/` also matches the file name alone. Include patterns replace the default, *.csv in any case."""
+    `/` also matches the file name alone. Include patterns replace the default: *.csv, *.csv.gz,
+    *.csv.zst, *.csv.bz2 and *.zip (whose CSV members are the sources), in any case."""
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -124,7 +202,7 @@ class FileFilter:
         if self.include:
             included = any(_matches(p, relpath, name) for p in self.include)
         else:
-            included = name.lower().endswith(CSV_SUFFIX)
+            included = name.lower().endswith(CSV_SUFFIXES)
         return included and not any(_matches(p, relpath, name) for p in self.exclude)
 
     def nothing_found(self, shown: str) -> str:
@@ -195,8 +273,34 @@ def walk_folder(
                 _collect(unreadable, path, exc)
                 continue
             if source is not None:
-                found.append(source)
+                found.extend(expand_archive(source, unreadable))
     return found
+
+
+def expand_archive(source: SourceFile, unreadable: list[Unreadable] | None) -> list[SourceFile]:
+    """A .zip: one source per CSV member (folders, hidden and non-CSV members left out; encrypted
+    ones and an archive that does not open go to unreadable). Anything else: itself."""
+    if not source.path.name.lower().endswith(ZIP_SUFFIX):
+        return [source]
+    try:
+        with zipfile.ZipFile(source.path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        _collect(unreadable, source.path, OSError(f"not a readable zip archive: {exc}"))
+        return []
+    members = []
+    for info in infos:
+        parts = info.filename.split("/")
+        if info.is_dir() or any(_is_hidden(p) for p in parts) or not parts[-1].lower().endswith(CSV_SUFFIX):
+            continue
+        path = source.path.joinpath(*parts)
+        if info.flag_bits & 0x1:  # sizes are checked when it is read, against --max-expanded-size
+            _collect(unreadable, path, OSError("encrypted zip member: refused (no password support)"))
+            continue
+        reldir = "/".join(p for p in (source.reldir, *parts[:-1]) if p)
+        member = ZipMember(source.path, info.filename, source.size, info.file_size)
+        members.append(SourceFile(path, reldir, info.compress_size, source.mtime_ns, member))
+    return members
 
 
 def _real_path(path: Path, real_dirs: dict[Path, Path]) -> Path:
@@ -239,7 +343,7 @@ def find_sources(
                 argument, follow_symlinks=follow_symlinks, unreadable=unreadable, filters=filters
             )
         elif argument.is_file():
-            candidates = [_stat(argument, "")]
+            candidates = expand_archive(_stat(argument, ""), unreadable)
         else:
             raise SourceError(f"{argument}: not a regular file or directory")
         for source in candidates:

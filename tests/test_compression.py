@@ -1,0 +1,169 @@
+"""Compression without a server: the compressing part filler (chunk boundaries, full parts), the
+decompressing reader (concatenated streams, truncation, corruption, bombs), option validation."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from async_ingest.compression import (
+    CompressedSourceError,
+    DecompressingReader,
+    ZipMemberReader,
+    inner_name,
+    output_compression,
+)
+from async_ingest.parts import PartFiller
+from async_ingest.sources import walk_folder
+from async_ingest.transcode import Transcoder
+
+
+def text(rows: int, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    return "".join(f"{i};Coração {rng.randrange(10**9)};€{rng.random():.6f}\r\n" for i in range(rows))
+
+
+class Source:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.at = data, 0
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        take = min(len(buffer), len(self.data) - self.at, 7777)  # odd reads: boundaries anywhere
+        buffer[:take] = self.data[self.at : self.at + take]
+        self.at += take
+        return take
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+@pytest.mark.parametrize("name", ["gzip", "zstd"])
+def test_compressed_parts_are_full_and_concatenate_to_one_stream(encoding: str, name: str) -> None:
+    content = text(60_000)
+    raw = content.encode(encoding)
+    seen: list[bytes] = []
+    compress = output_compression(name, None)
+    part_size = 64 * 1024
+    filler = PartFiller(
+        Source(raw),
+        Transcoder(encoding),
+        part_size,
+        len(raw),
+        compressor=compress.compressor(),
+        on_text=seen.append,
+    )
+    parts = []
+    while not filler.exhausted:
+        part = filler.fill(bytearray(part_size))
+        parts.append(bytes(part.data))
+    assert all(len(p) == part_size for p in parts[:-1]) and len(parts) > 3
+    stored = b"".join(parts)
+    expected = content.encode("utf-8")
+    out = (
+        gzip.decompress(stored)
+        if name == "gzip"
+        else zstandard.ZstdDecompressor().decompressobj().decompress(stored)
+    )
+    assert out == expected
+    assert b"".join(seen) == expected  # the CSV check sees the text, not the compressed bytes
+    assert filler.text_bytes == len(expected)
+
+
+def test_empty_source_compresses_to_a_valid_empty_stream() -> None:
+    filler = PartFiller(
+        Source(b""), Transcoder("utf-8"), 1 << 20, 0, compressor=output_compression("gzip", 1).compressor()
+    )
+    part = filler.fill(bytearray(1 << 20))
+    assert filler.exhausted and gzip.decompress(bytes(part.data)) == b""
+
+
+def test_compress_options_are_validated() -> None:
+    assert output_compression("zstd", 19).level == 19
+    assert output_compression("gzip", None).suffix == ".gz"
+    with pytest.raises(ValueError, match="gzip takes 1 to 9"):
+        output_compression("gzip", 0)
+    with pytest.raises(ValueError, match="needs --compress gzip or zstd"):
+        output_compression("none", 3)
+
+
+COMPRESS = {
+    "gzip": lambda d: gzip.compress(d[:1000]) + gzip.compress(d[1000:]),  # two members, as `cat a.gz b.gz`
+    "zstd": lambda d: b"".join(
+        zstandard.ZstdCompressor(write_checksum=True).compress(d[i : i + 70_000])
+        for i in range(0, len(d), 70_000)
+    ),
+    "bzip2": lambda d: bz2.compress(d[:5000]) + bz2.compress(d[5000:]),
+}
+
+
+def read_all(reader: DecompressingReader | ZipMemberReader, size: int = 4099) -> bytes:
+    out = bytearray()
+    buffer = bytearray(size)
+    while count := reader.readinto(memoryview(buffer)):
+        out += buffer[:count]
+    return bytes(out)
+
+
+@pytest.mark.parametrize("fmt", ["gzip", "zstd", "bzip2"])
+def test_concatenated_streams_read_whole_in_small_reads(tmp_path: Path, fmt: str) -> None:
+    data = text(20_000, seed=2).encode()
+    path = tmp_path / "x"
+    path.write_bytes(COMPRESS[fmt](data))
+    reader = DecompressingReader(path, fmt)
+    assert read_all(reader) == data
+    assert reader.compressed_read == path.stat().st_size
+
+
+@pytest.mark.parametrize("fmt", ["gzip", "zstd", "bzip2"])
+def test_truncated_and_corrupt_streams_fail_with_an_offset(tmp_path: Path, fmt: str) -> None:
+    whole = COMPRESS[fmt](text(20_000, seed=3).encode())
+    path = tmp_path / "x"
+    path.write_bytes(whole[:-10])
+    with pytest.raises(
+        CompressedSourceError,
+        match=rf"truncated {fmt} data: ends at compressed byte offset {len(whole) - 10}",
+    ):
+        read_all(DecompressingReader(path, fmt))
+    broken = bytearray(whole)
+    middle = len(whole) // 2
+    broken[middle : middle + 200] = bytes(200)
+    path.write_bytes(bytes(broken))
+    with pytest.raises(CompressedSourceError, match=rf"corrupt {fmt} data before compressed byte offset \d+"):
+        read_all(DecompressingReader(path, fmt))
+
+
+def test_a_bomb_is_refused_by_ratio_and_by_size(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(bytes(300 << 20), 9))
+    with pytest.raises(CompressedSourceError, match="expands more than 1000 times"):
+        read_all(DecompressingReader(path, "gzip"), 1 << 20)
+    path.write_bytes(gzip.compress(text(10_000).encode()))
+    with pytest.raises(CompressedSourceError, match=r"expands beyond --max-expanded-size \(1000 bytes\)"):
+        read_all(DecompressingReader(path, "gzip", max_expanded=1000))
+
+
+def test_compressed_and_zipped_files_are_taken_under_their_csv_names(tmp_path: Path) -> None:
+    (tmp_path / "a.csv.gz").write_bytes(gzip.compress(b"x\n"))
+    (tmp_path / "b.CSV.ZST").write_bytes(zstandard.ZstdCompressor().compress(b"x\n"))
+    (tmp_path / "c.csv.bz2").write_bytes(bz2.compress(b"x\n"))
+    (tmp_path / "d.txt.gz").write_bytes(gzip.compress(b"x\n"))
+    with zipfile.ZipFile(tmp_path / "e.zip", "w") as archive:
+        archive.writestr("in/f.csv", "x\n")
+        archive.writestr("in/", "")
+        archive.writestr("__MACOSX/._f.csv", "x")
+        archive.writestr("notes.md", "x")
+    found = walk_folder(tmp_path)
+    assert [(s.csv_name, s.reldir, s.compression) for s in found] == [
+        ("a.csv", "", "gzip"),
+        ("b.CSV", "", "zstd"),
+        ("c.csv", "", "bzip2"),
+        ("f.csv", "in", "zip"),
+    ]
+    assert inner_name("movies.csv.gz") == "movies.csv"
+    member = found[3].member
+    assert member is not None
+    assert read_all(ZipMemberReader(member.archive, member.name)) == b"x\n"
