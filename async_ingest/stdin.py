@@ -36,6 +36,10 @@ class StdinStream(SourceReader):
         self._head: bytes | None = None
         self._served = 0  # head bytes already handed to parts
 
+    def source_bytes_read(self, given: int) -> int:
+        """A pipe is never compressed here: the bytes read are the bytes given out."""
+        return given
+
     def head(self) -> bytes:
         if self._head is None:
             chunks: list[bytes] = []
