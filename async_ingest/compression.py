@@ -12,6 +12,7 @@ import bz2
 import io
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal, Protocol
@@ -253,14 +254,7 @@ class DecompressingReader:
 
     def read(self, size: int) -> bytes:
         """Up to size bytes (fewer only at the end)."""
-        out = bytearray(size)
-        view, filled = memoryview(out), 0
-        while filled < size:
-            count = self.readinto(view[filled:])
-            if count == 0:
-                break
-            filled += count
-        return bytes(out[:filled])
+        return read_filled(self.readinto, size)
 
     def _decompress_more(self, want: int) -> bool:
         """Decompress some more into _output; False at the clean end of the input."""
@@ -373,14 +367,8 @@ class ZipMemberReader:
             return "?"
 
     def read(self, size: int) -> bytes:
-        out = bytearray(size)
-        view, filled = memoryview(out), 0
-        while filled < size:
-            count = self.readinto(view[filled:])
-            if count == 0:
-                break
-            filled += count
-        return bytes(out[:filled])
+        """Up to size bytes (fewer only at the end)."""
+        return read_filled(self.readinto, size)
 
     def close(self) -> None:
         self._closed = True
@@ -433,3 +421,15 @@ def decompressed_region(reader: _HeadReader, offset: int, length: int) -> bytes:
         return reader.read(length)
     finally:
         reader.close()
+
+
+def read_filled(readinto: Callable[[memoryview], int], size: int) -> bytes:
+    """Up to size bytes from repeated readinto() calls (fewer only at the end of the stream)."""
+    out = bytearray(size)
+    view, filled = memoryview(out), 0
+    while filled < size:
+        count = readinto(view[filled:])
+        if count == 0:
+            break
+        filled += count
+    return bytes(out[:filled])
