@@ -103,7 +103,6 @@ class FlightController:
     _changed_at: float = field(init=False)  # parts sent before this measure an older window
     _bases: deque[tuple[float, float]] = field(default_factory=deque, init=False)  # (time, s per byte)
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_SAMPLES), init=False)
-    history: list[tuple[float, int]] = field(default_factory=list, init=False)  # (time, window) changes
     _delivered: deque[tuple[float, int]] = field(default_factory=deque, init=False)  # (landed, bytes)
     _seconds: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_SAMPLES), init=False)
     _probe: Probe | None = field(default=None, init=False)
@@ -114,20 +113,16 @@ class FlightController:
         self.min_parts = max(1, min(self.min_parts, self.max_parts))
         self.window_f = float(min(max(self.start_parts, self.min_parts), self.max_parts))
         self._last_step = self._changed_at = self.now
-        self.history.append((self.now, self.window))
 
     @property
     def window(self) -> int:
         return int(self.window_f)
 
-    def base_or(self, default: float) -> float:
-        base = self.base
-        return default if base is None else base
-
     @property
     def base(self) -> float | None:
-        """Seconds per byte of an unqueued part, or None before the first sample."""
-        return min(b for _, b in self._bases) if self._bases else None
+        """Seconds per byte of an unqueued part, or None before the first sample (the deque is kept
+        increasing, so its first entry is the minimum)."""
+        return self._bases[0][1] if self._bases else None
 
     def part_started(self, now: float) -> None:
         self.sending += 1
@@ -163,12 +158,13 @@ class FlightController:
         if sample.retried:
             self._cut(max(self.min_parts, self.window_f * RETRY_CUT))
             return
-        if first:
+        base = self.base
+        if first or base is None:
             self.startup = sample.seconds >= FAST_ROUND_S
             return  # the first part is its own base
         if self._probe is not None:
             self._judge_probe()
-        if self.startup and busy and sample.seconds / sample.size <= GROW_BELOW_SLOWDOWN * self.base_or(0.0):
+        if self.startup and busy and sample.seconds / sample.size <= GROW_BELOW_SLOWDOWN * base:
             # Slow start: this many parts went unqueued, so twice as many may (whichever window
             # they were sent under): the window doubles per round trip of a part.
             self._set(max(self.window_f, 2 * sample.sending))
@@ -192,12 +188,11 @@ class FlightController:
                 self._probe = Probe(self.window_f, self.now, before)
                 self._set(self.window_f + 1)
 
-    def rate(self, since: float, until: float | None = None) -> float | None:
-        """Bytes per second acknowledged between since and until (default: now), from the first
-        landing in that span to the last; None with fewer than RATE_MIN_LANDINGS landings (a span
-        that began before the first part landed would count the start as slowness)."""
-        until = self.now if until is None else until
-        landings = [(at, size) for at, size in self._delivered if since <= at <= until]
+    def rate(self, since: float) -> float | None:
+        """Bytes per second acknowledged since then, from the first landing in that span to the
+        last; None with fewer than RATE_MIN_LANDINGS landings (a span that began before the first
+        part landed would count the start as slowness)."""
+        landings = [(at, size) for at, size in self._delivered if since <= at <= self.now]
         if len(landings) < RATE_MIN_LANDINGS or landings[-1][0] <= landings[0][0]:
             return None
         return sum(size for _, size in landings[1:]) / (landings[-1][0] - landings[0][0])
@@ -266,7 +261,6 @@ class FlightController:
         if int(window) != self.window:
             self._changed_at = self.now
             self._recent.clear()
-            self.history.append((self.now, int(window)))
         self.window_f = window
 
 
@@ -295,7 +289,6 @@ class PartsInFlight:
     retries: RetryCounter | None = None
     clock: Callable[[], float] = time.monotonic
     on_change: Callable[[int], None] = lambda window: None
-    adaptive: bool = True
 
     def __post_init__(self) -> None:
         self._apply()
@@ -338,8 +331,6 @@ class PartsInFlight:
         return self.retries.retried_requests if self.retries is not None else 0
 
     def _apply(self) -> None:
-        if not self.adaptive:
-            return
         limit = self.controller.window * self.part_size
         if limit != self.budget.limit:
             self.budget.set_limit(limit)
