@@ -39,7 +39,9 @@ from async_ingest.keys import (
 from async_ingest.manifest import (
     DEFAULT_MANIFEST_KEY,
     MANIFEST_CONTENT_TYPE,
-    manifest_body,
+    MANIFEST_PART,
+    in_parts,
+    manifest_chunks,
     manifest_key,
     new_run_id,
     validate_manifest_key,
@@ -64,9 +66,9 @@ from async_ingest.progress import (
 from async_ingest.report import (
     ReportPathError,
     Summary,
-    build_report,
     check_report_path,
     summarise,
+    summary_entry,
     write_report,
 )
 from async_ingest.s3 import (
@@ -696,10 +698,9 @@ async def _ingest(
     if report_error is not None:
         output.warn(report_error)
         errors.append(report_error.removeprefix("async-ingest: error: "))
-    report = build_report(results, summary)
     return RunResult(
-        files=report["files"],
-        summary=report["summary"],
+        summary=summary_entry(summary),
+        results=results,
         exit_code=EXIT_FAILED if summary.failed or errors else EXIT_OK,
         errors=errors,
         manifest_key=written,
@@ -714,10 +715,11 @@ async def _write_manifest(
     assert settings.manifest_key is not None
     run_id = new_run_id(started)
     key = manifest_key(settings.manifest_key, settings.ingest.date, run_id)
-    body, md5 = manifest_body(results, run_id, settings.ingest.bucket, started, dt.datetime.now(dt.UTC))
+    chunks = manifest_chunks(results, run_id, settings.ingest.bucket, started, dt.datetime.now(dt.UTC))
+    parts = in_parts(chunks, MANIFEST_PART)
     try:
-        await s3.put_object(
-            settings.ingest.bucket, key, body, {"ContentMD5": md5}, {"ContentType": MANIFEST_CONTENT_TYPE}
+        await s3.put_in_parts(
+            settings.ingest.bucket, key, parts, MANIFEST_PART, {"ContentType": MANIFEST_CONTENT_TYPE}
         )
     except S3Error as exc:
         output.warn(f"FAILED manifest s3://{settings.ingest.bucket}/{key}: {exc}")

@@ -101,6 +101,7 @@ class _Zlib:
 
 # Suffix of a compressed source (after .csv) and its format.
 SOURCE_FORMATS = {".gz": "gzip", ".zst": "zstd", ".bz2": "bzip2"}
+_SOURCE_SUFFIXES = tuple(SOURCE_FORMATS)
 # --max-expanded-size: what one compressed source may expand to. Its size is unknown up front, so
 # parts are planned for this bound (32 GiB of cp1252, at worst 96 GiB of UTF-8: 10 MiB parts).
 DEFAULT_MAX_EXPANDED_SIZE = 32 * GiB
@@ -139,6 +140,8 @@ def decompressor_memory(path: Path, fmt: str) -> int:
 def source_format(name: str) -> str | None:
     """gzip, zstd or bzip2 for a name ending .gz, .zst or .bz2 (any case); None otherwise."""
     lower = name.lower()
+    if not lower.endswith(_SOURCE_SUFFIXES):
+        return None  # a plain .csv, asked several times per file: without the loop
     return next((fmt for suffix, fmt in SOURCE_FORMATS.items() if lower.endswith(suffix)), None)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from async_ingest.checksums import StoredChecksum
@@ -62,7 +62,7 @@ class FileResult:
     sha256: str | None = None  # of the uploaded bytes, with --checksum sha256
     seconds: float = 0.0
     error: str | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()  # a tuple: no empty list kept for each of 100,000 results
     csv: CsvStats | None = None  # the CSV check (None: --csv-check off, or not uploaded)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import string
 from collections.abc import Iterable
@@ -79,10 +80,23 @@ def validate_template(template: str) -> None:
     render_key(template, KeyFields("sample.csv", "", dt.date(2000, 1, 1)))
 
 
+def key_text(name: str) -> str:
+    """A file or folder name as it goes into a key: decoded, then sanitised."""
+    if name.isascii() and name.isprintable() and "\\" not in name:
+        return name  # the common case, without the two regular expressions (a run may have 100,000)
+    return sanitise_name(decode_name(name))
+
+
+@functools.lru_cache(maxsize=1024)
+def _reldir_text(reldir: str) -> str:
+    # Every file of a folder shares its reldir: done once per folder.
+    return "/".join(key_text(part) for part in reldir.split("/") if part)
+
+
 def render_key(template: str, fields: KeyFields) -> str:
     """Render and validate one key. An empty {reldir} takes its following '/' with it."""
-    reldir = "/".join(sanitise_name(decode_name(part)) for part in fields.reldir.split("/") if part)
-    filename = sanitise_name(decode_name(fields.filename))
+    reldir = _reldir_text(fields.reldir)
+    filename = key_text(fields.filename)
     safe = KeyFields(filename, reldir, fields.date)
     key = template.replace("{reldir}/", "{reldir}/" if reldir else "").format(
         dataset=safe.dataset,

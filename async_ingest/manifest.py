@@ -3,16 +3,16 @@ landed or failed, so that its appearance can trigger the downstream job."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import re
 import secrets
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from async_ingest.display import json_safe, json_text
 from async_ingest.events import FileResult
 from async_ingest.report import csv_entry
+from async_ingest.units import MiB
 
 DEFAULT_MANIFEST_KEY = "Raw/Local/CSV/_manifests/{yyyy}/{mm}/{dd}/{run_id}.json"
 MANIFEST_FIELDS = ("yyyy", "mm", "dd", "run_id")
@@ -63,12 +63,15 @@ def object_entry(result: FileResult) -> dict[str, Any]:
     return entry
 
 
-def manifest_body(
+# The manifest goes up in parts of this size (one PUT when it fits in one): a run of 100,000 files
+# has a ~45 MB manifest, which held whole (and copied for the request) had doubled the run's memory.
+MANIFEST_PART = 8 * MiB
+
+
+def manifest_chunks(
     results: list[FileResult], run_id: str, bucket: str, started: dt.datetime, finished: dt.datetime
-) -> tuple[bytes, str]:
-    """The manifest's JSON bytes and their Content-MD5. Written entry by entry into one buffer, one
-    object per line: a run of 20,000 files held its whole document as Python objects (and three
-    string copies of it) at ~80 MB; this way it costs the bytes of the body."""
+) -> Iterator[bytes]:
+    """The manifest's JSON, entry by entry, one object per line."""
     failed = sum(r.status == "failed" for r in results)
     head = {
         "run_id": run_id,
@@ -79,11 +82,21 @@ def manifest_body(
         "files": len(results),
         "failed": failed,
     }
-    body = bytearray(json_text(head)[:-1].encode())  # without its closing brace
-    body += b', "objects": ['
+    yield json_text(head)[:-1].encode() + b', "objects": ['  # the head without its closing brace
     for index, result in enumerate(results):
-        body += b"\n  " if index == 0 else b",\n  "
-        body += json_text(object_entry(result)).encode()  # names that are not UTF-8 escaped
-    body += b"\n]}\n"
-    md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode("ascii")
-    return bytes(body), md5
+        separator = b"\n  " if index == 0 else b",\n  "
+        yield separator + json_text(object_entry(result)).encode()  # names that are not UTF-8 escaped
+    yield b"\n]}\n"
+
+
+def in_parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytearray]:
+    """The chunks joined into parts of at least part_size bytes (the last one smaller): at most one
+    part and one chunk held at a time."""
+    part = bytearray()
+    for chunk in chunks:
+        part += chunk
+        if len(part) >= part_size:
+            yield part
+            part = bytearray()
+    if part:
+        yield part

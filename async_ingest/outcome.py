@@ -3,11 +3,13 @@ run's lines go (Output): shared by the command line and the Python API (api.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from async_ingest.events import FileResult
     from async_ingest.progress import Printer
     from async_ingest.settings import RunSettings
     from async_ingest.sources import SourceFile
@@ -23,11 +25,19 @@ class RunResult:
     """The outcome of one run: the same data as the JSON report (--report), plus the exit code the
     command would end with. Per-file failures are here, not raised: ``ok`` is False when any failed."""
 
-    files: list[dict[str, Any]]  # one entry per source, as in the report: status, key, error, ...
     summary: dict[str, Any]  # files, uploaded, skipped, failed, planned, bytes_read, ... as in the report
     exit_code: int  # 0 every file landed or was skipped as unchanged; 1 something failed
     errors: list[str] = field(default_factory=list)  # the run's own failures: manifest, report
     manifest_key: str | None = None  # where the run manifest was written (None: none written)
+    results: Sequence[FileResult] = field(default=(), repr=False)  # what `files` is made from
+
+    @functools.cached_property
+    def files(self) -> list[dict[str, Any]]:
+        """One entry per source, as in the report: status, key, error, ... Made when first asked
+        for: as dicts, 100,000 files would hold ~150 MB the command itself never needs."""
+        from async_ingest.report import result_entry
+
+        return [result_entry(result) for result in self.results]
 
     @property
     def ok(self) -> bool:

@@ -6,7 +6,9 @@ import contextlib
 import os
 import stat
 import tempfile
+import textwrap
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,22 +109,30 @@ def csv_entry(result: FileResult) -> dict[str, Any]:
     }
 
 
-def build_report(results: list[FileResult], summary: Summary) -> dict[str, Any]:
+def summary_entry(summary: Summary) -> dict[str, Any]:
     return {
-        "files": [result_entry(r) for r in results],
-        "summary": {
-            "files": summary.files,
-            "uploaded": summary.uploaded,
-            "skipped": summary.skipped,
-            "failed": summary.failed,
-            "planned": summary.planned,
-            "bytes_read": summary.bytes_read,
-            "bytes_written": summary.bytes_written,
-            "replacements": summary.replacements,
-            "seconds": round(summary.seconds, 3),
-            "encodings": summary.encodings,
-        },
+        "files": summary.files,
+        "uploaded": summary.uploaded,
+        "skipped": summary.skipped,
+        "failed": summary.failed,
+        "planned": summary.planned,
+        "bytes_read": summary.bytes_read,
+        "bytes_written": summary.bytes_written,
+        "replacements": summary.replacements,
+        "seconds": round(summary.seconds, 3),
+        "encodings": summary.encodings,
     }
+
+
+def report_chunks(results: list[FileResult], summary: Summary) -> Iterator[str]:
+    """The report, {"files": [result_entry...], "summary": summary_entry}, as JSON with indent 2,
+    one file entry at a time: a report of 100,000 files is never held whole, as dicts or as text."""
+    yield '{\n  "files": ['
+    for index, result in enumerate(results):
+        entry = textwrap.indent(json_text(result_entry(result), indent=2), "    ")
+        yield ("\n" if index == 0 else ",\n") + entry
+    yield ("\n  ]" if results else "]") + ',\n  "summary": '
+    yield textwrap.indent(json_text(summary_entry(summary), indent=2), "  ").lstrip() + "\n}\n"
 
 
 def _refuse_special(path: Path) -> None:
@@ -178,13 +188,12 @@ def _umask() -> int:
 def write_report(path: Path, results: list[FileResult], summary: Summary) -> None:
     """Written to a temporary file beside PATH, then renamed over it: a reader never sees half a
     report. ReportPathError if PATH became something else than a regular file meanwhile."""
-    text = json_text(build_report(results, summary), indent=2) + "\n"
     _refuse_special(path)
     fd, tmp = _temporary(path)
     try:
         with open(fd, "w", encoding="utf-8") as out:
             os.fchmod(out.fileno(), 0o666 & ~_umask())  # as a plain open() would (mkstemp: 0600)
-            out.write(text)
+            out.writelines(report_chunks(results, summary))
             out.flush()
             os.fsync(out.fileno())
         _refuse_special(path)

@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from aiohttp.payload import Payload
 from botocore import utils as botocore_utils
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 
-from async_ingest.checksums import StoredChecksum, stored_checksum
+from async_ingest.checksums import CHECKSUMS, StoredChecksum, stored_checksum
 from async_ingest.ratelimit import TokenBucket, slice_size
 
 Body = bytes | bytearray | memoryview  # a part: a whole buffer or the start of one
@@ -164,6 +164,12 @@ class Listed:
 
     etag: str
     algorithms: str  # its checksum algorithms, space-separated ("" where the store lists none)
+
+
+def content_md5(body: Body) -> dict[str, str]:
+    """The ContentMD5 argument of a request carrying body."""
+    md5 = CHECKSUMS["md5"]
+    return md5.request_args(md5.digest(body))
 
 
 class S3Error(RuntimeError):
@@ -511,6 +517,31 @@ class S3:
         return StoredObject(
             str(response["ETag"]), stored_checksum(response, checksum.get("ChecksumAlgorithm"))
         )
+
+    async def put_in_parts(
+        self, bucket: str, key: str, parts: Iterator[Body], part_size: int, extra: Mapping[str, Any]
+    ) -> None:
+        """An object made on the fly, part by part (every part but the last at least part_size bytes,
+        as manifest.in_parts cuts them): one PutObject when the first part is the only one, else a
+        multipart upload, aborted if any step fails (nothing partial is left). Each request carries
+        its Content-MD5, which every S3 store checks."""
+        first = next(parts, b"")
+        if len(first) < part_size:
+            await self.put_object(bucket, key, first, content_md5(first), extra)
+            return
+        upload_id = await self.create_multipart(bucket, key, extra)
+        try:
+            etag = await self.upload_part(bucket, key, upload_id, 1, first, content_md5(first))
+            del first  # each part is let go once sent
+            sent = [{"PartNumber": 1, "ETag": etag}]
+            for number, part in enumerate(parts, start=2):
+                etag = await self.upload_part(bucket, key, upload_id, number, part, content_md5(part))
+                sent.append({"PartNumber": number, "ETag": etag})
+            await self.complete_multipart(bucket, key, upload_id, sent, {})
+        except BaseException:
+            with contextlib.suppress(S3Error):
+                await asyncio.shield(self.abort_multipart(bucket, key, upload_id))
+            raise
 
     async def create_multipart(self, bucket: str, key: str, extra: Mapping[str, Any]) -> str:
         started = time.monotonic()

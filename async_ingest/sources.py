@@ -245,36 +245,61 @@ def walk_folder(
     filters: FileFilter = ALL_CSV,
 ) -> list[SourceFile]:
     """Every file below root the filters take (default: *.csv, any case), hidden files and folders
-    skipped (whatever the patterns), sorted.
+    skipped (whatever the patterns), sorted: a folder's files, then its subfolders one by one.
 
     Symbolic links that lead outside root are skipped unless follow_symlinks: a link in a shared
     export folder must not be a way to upload files from elsewhere on the machine. Folders that
-    cannot be listed go to unreadable (without that list: SourceError).
+    cannot be listed go to unreadable (without that list: SourceError). os.scandir's entries know
+    their type, so a plain file costs one stat (os.walk and Path checks took four).
     """
     found: list[SourceFile] = []
-
-    def on_error(exc: OSError) -> None:
-        _collect(unreadable, Path(exc.filename) if exc.filename else root, exc)
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=follow_symlinks):
-        here = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames if not _is_hidden(d) and (follow_symlinks or _inside(here / d, root))
-        )
-        reldir = here.relative_to(root).as_posix()  # one string shared by the folder's files
-        reldir = "" if reldir == "." else reldir
-        for name in sorted(filenames):
-            path = here / name
-            if _is_hidden(name) or not filters.takes(f"{reldir}/{name}" if reldir else name):
+    pending = [(root, "")]  # a stack, not recursion: folders may nest deeper than Python's limit
+    while pending:
+        folder, reldir = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            _collect(unreadable, Path(exc.filename) if exc.filename else folder, exc)
+            continue
+        subfolders = []
+        for entry in entries:
+            if _is_hidden(entry.name):
+                continue
+            relpath = f"{reldir}/{entry.name}" if reldir else entry.name
+            if _is_folder(entry):
+                if follow_symlinks or not entry.is_symlink():
+                    subfolders.append((folder / entry.name, relpath))
+                continue
+            if not filters.takes(relpath):
                 continue
             try:  # a folder that may be listed but not searched (r, no x): the names, but no stat
-                source = _listed_file(path, root, reldir, follow_symlinks)
+                source = _listed_entry(entry, folder / entry.name, root, reldir, follow_symlinks)
             except OSError as exc:
-                _collect(unreadable, path, exc)
+                _collect(unreadable, folder / entry.name, exc)
                 continue
             if source is not None:
                 found.extend(expand_archive(source, unreadable))
+        pending.extend(reversed(subfolders))
     return found
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # a link to a folder counts, as in os.walk
+    except OSError:
+        return False
+
+
+def _listed_entry(
+    entry: os.DirEntry[str], path: Path, root: Path, reldir: str, follow_symlinks: bool
+) -> SourceFile | None:
+    if entry.is_symlink() and not follow_symlinks and not _inside(path, root):
+        return None
+    if not entry.is_file():
+        return None
+    st = entry.stat()
+    return SourceFile(path=path, reldir=reldir, size=st.st_size, mtime_ns=st.st_mtime_ns)
 
 
 def expand_archive(source: SourceFile, unreadable: list[Unreadable] | None) -> list[SourceFile]:
@@ -303,23 +328,18 @@ def expand_archive(source: SourceFile, unreadable: list[Unreadable] | None) -> l
     return members
 
 
-def _real_path(path: Path, real_dirs: dict[Path, Path]) -> Path:
+def _real_path(path: Path, real_dirs: dict[str, str]) -> str:
     """path.resolve(), resolving each folder once: resolve() walks every component of every path, a
-    third of the listing time for a folder of 1,000 small files. Only a link at the file needs more."""
-    if path.is_symlink():
-        return path.resolve()
-    parent = path.parent
-    if parent not in real_dirs:
-        real_dirs[parent] = parent.resolve()
-    return real_dirs[parent] / path.name
-
-
-def _listed_file(path: Path, root: Path, reldir: str, follow_symlinks: bool) -> SourceFile | None:
-    if path.is_symlink() and not follow_symlinks and not _inside(path, root):
-        return None
-    if not path.is_file():
-        return None
-    return _stat(path, reldir)
+    third of the listing time for a folder of 1,000 small files. Only a link at the file needs more.
+    Strings, not Paths: hashing 100,000 Paths cost more than the stats."""
+    text = str(path)
+    if os.path.islink(text):
+        return os.path.realpath(text)
+    folder, name = os.path.split(text)
+    real = real_dirs.get(folder)
+    if real is None:
+        real = real_dirs[folder] = os.path.realpath(folder or os.curdir)
+    return os.path.join(real, name)
 
 
 def find_sources(
@@ -333,8 +353,8 @@ def find_sources(
     walked for the files the filters take. Unreadable folders go to unreadable (without that list:
     SourceError)."""
     sources: list[SourceFile] = []
-    seen: set[Path] = set()
-    real_dirs: dict[Path, Path] = {}
+    seen: set[str] = set()
+    real_dirs: dict[str, str] = {}
     for argument in arguments:
         if not argument.exists():
             raise SourceError(f"{argument}: no such file or directory")

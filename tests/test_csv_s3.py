@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from async_ingest.csvcheck import header_hash
+from async_ingest.units import MiB
 from tests.conftest import REPO, cli_env, list_keys, open_uploads, read_object, run_cli
 
 RAGGED = "id;nome;preço\r\n1;Ana;12,50\r\n2;Bia\r\n3;Caio;7,00\r\n4;Davi;1,00;extra\r\n".encode("cp1252")
@@ -212,3 +213,86 @@ def test_no_manifest(
     result = upload(tmp_path, s3_server, shared_bucket, prefix, "--manifest-key", template, "--no-manifest")
     assert result.returncode == 0, result.output
     assert list_keys(s3, shared_bucket, prefix) == [f"{prefix}/vendas.csv"]
+
+
+def test_a_manifest_larger_than_a_part_goes_up_in_parts_never_held_whole(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 100,000 files make a ~45 MB manifest: it is sent part by part, as one multipart object that is
+    # the same JSON document, nothing left open. Wide headers (listed in the manifest) make 90
+    # files enough for two parts of 5 MiB, S3's smallest.
+    from async_ingest import cli, ingest, manifest
+
+    for name, value in cli_env().items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli, "MANIFEST_PART", 5 * MiB)
+    made: list[int] = []
+    real_in_parts = manifest.in_parts
+
+    def recorded(chunks: Any, size: int) -> Any:
+        for part in real_in_parts(chunks, size):
+            made.append(len(part))
+            yield part
+
+    monkeypatch.setattr(cli, "in_parts", recorded)
+    src = tmp_path / "wide"
+    src.mkdir()
+    header = ",".join(f"measurement_column_{c:05d}" for c in range(2500))
+    for index in range(90):
+        (src / f"f{index:02d}.csv").write_text(f"{header}\n{index}\n", encoding="utf-8")
+    result = ingest(
+        [src],
+        bucket=shared_bucket,
+        endpoint_url=s3_server.endpoint_url,
+        key_template=prefix + "/{filename}",
+        manifest_key=prefix + "/_manifests/{run_id}.json",
+    )
+    assert result.manifest_key is not None, result.errors
+    assert len(made) == 2 and made[0] >= 5 * MiB
+    body = read_object(s3, shared_bucket, result.manifest_key)
+    assert len(body) == sum(made)
+    head = s3.head_object(Bucket=shared_bucket, Key=result.manifest_key)
+    assert head["ETag"].strip('"').endswith("-2")  # a multipart object of those parts
+    document = json.loads(body)
+    assert document["files"] == 90 and len(document["objects"]) == 90
+    assert sorted(o["key"] for o in document["objects"]) == [f"{prefix}/f{i:02d}.csv" for i in range(90)]
+    assert document["objects"][0]["header"][-1] == "measurement_column_02499"
+    assert open_uploads(s3, shared_bucket, prefix) == []
+
+
+def test_a_manifest_whose_parts_are_refused_leaves_no_upload_open(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parts of 1 KiB: S3 (and SeaweedFS) refuse to complete such an upload (EntityTooSmall). The
+    # upload is aborted, no manifest exists, and the run says the manifest could not be written.
+    from async_ingest import cli, ingest
+
+    for name, value in cli_env().items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli, "MANIFEST_PART", 1024)
+    src = tmp_path / "few"
+    src.mkdir()
+    for index in range(10):
+        (src / f"f{index}.csv").write_text(f"id,name\n{index},n\n", encoding="utf-8")
+    result = ingest(
+        [src],
+        bucket=shared_bucket,
+        endpoint_url=s3_server.endpoint_url,
+        key_template=prefix + "/{filename}",
+        manifest_key=prefix + "/_manifests/{run_id}.json",
+    )
+    assert result.exit_code == 1 and result.errors == ["the run manifest could not be written"]
+    assert result.summary["uploaded"] == 10 and result.manifest_key is None
+    assert [k for k in list_keys(s3, shared_bucket, prefix) if "_manifests" in k] == []
+    assert open_uploads(s3, shared_bucket, prefix) == []
+
+
+def test_manifest_parts_are_cut_at_the_size_asked() -> None:
+    from async_ingest.manifest import in_parts
+
+    chunks = [b"a" * 300, b"b" * 300, b"c" * 500, b"d" * 10]
+    assert [len(p) for p in in_parts(iter(chunks), 512)] == [600, 510]
+    assert b"".join(in_parts(iter(chunks), 512)) == b"".join(chunks)
+    assert list(in_parts(iter([]), 512)) == []

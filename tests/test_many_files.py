@@ -115,3 +115,20 @@ def test_many_tiny_files_with_a_huge_concurrency_land_and_a_rerun_skips_them_all
     again = run_cli(*args, env=env)
     assert again.returncode == 0, again.output
     assert "300 (0 uploaded, 300 skipped, 0 failed)" in again.stdout
+
+
+def test_report_is_written_entry_by_entry_as_the_same_json_document() -> None:
+    # Written in pieces so 100,000 files are never one document in memory; the text is the same as
+    # the whole document dumped at once (indent 2), odd names included.
+    from async_ingest.display import json_text
+    from async_ingest.report import report_chunks, result_entry, summarise, summary_entry
+
+    results = [
+        FileResult(SourceFile(Path(f"in/é{index}\u2028.csv"), "", index, 0), "b", f"k{index}", "uploaded")
+        for index in range(3)
+    ]
+    results[1].notes += ("restarted",)
+    for listed in (results, []):
+        summary = summarise(listed, 1.5)
+        whole = {"files": [result_entry(r) for r in listed], "summary": summary_entry(summary)}
+        assert "".join(report_chunks(listed, summary)) == json_text(whole, indent=2) + "\n"
