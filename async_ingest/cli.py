@@ -598,7 +598,7 @@ def list_sources(settings: RunSettings) -> tuple[list[SourceFile], list[Unreadab
 def refuse_key_collisions(sources: list[SourceFile], settings: RunSettings) -> None:
     """Two sources on one key would both be reported uploaded, the bucket holding only one."""
     plan = key_plan(sources, settings.ingest)
-    collisions = key_collisions((str(source.path), key) for source, key in plan)
+    collisions = key_collisions((source.location, key) for source, key in plan)
     if collisions:
         raise UsageError(collision_message(collisions, settings.ingest.key_template))
 
@@ -630,7 +630,7 @@ def unreadable_results(
     results = []
     for item in unreadable:
         result = FileResult(
-            SourceFile(item.path, "", 0, 0), settings.ingest.bucket, "", "failed", error=item.error
+            SourceFile(str(item.path), "", 0, 0), settings.ingest.bucket, "", "failed", error=item.error
         )
         printer(FileFinished(result))
         results.append(result)

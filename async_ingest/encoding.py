@@ -50,8 +50,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
 
-from charset_normalizer import from_bytes
-
 KiB = 1024
 MiB = 1024 * KiB
 
@@ -698,6 +696,9 @@ def _detector_groups(payload: bytes) -> list[list[str]]:
     """charset-normalizer's candidates, best first; each entry lists codecs giving identical text."""
     if not payload:
         return []
+    # Imported on first use: ASCII, UTF-8 and Western files never need it, and it is 4 MB resident.
+    from charset_normalizer import from_bytes
+
     matches = from_bytes(payload, cp_exclusion=_DETECTOR_EXCLUDED, preemptive_behaviour=False)
     groups: list[list[str]] = []
     for match in matches:

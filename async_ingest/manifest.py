@@ -46,7 +46,7 @@ def object_entry(result: FileResult) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "key": result.key,
         "status": result.status,
-        "source": json_safe(str(result.source.path)),
+        "source": json_safe(result.source.location),
         "size": result.bytes_written if result.status == "uploaded" else None,
         "etag": result.etag,
         "checksum_algorithm": result.checksum.algorithm if result.checksum else None,

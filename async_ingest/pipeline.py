@@ -620,7 +620,7 @@ async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
         CsvRejected,
     ) as exc:
         result.status = "failed"
-        result.error = f"{source.path}: {exc}{checksum_hint(exc, ctx.settings)}"
+        result.error = f"{source.location}: {exc}{checksum_hint(exc, ctx.settings)}"
     result.seconds = time.monotonic() - started
     ctx.emit(FileFinished(result))
     return result

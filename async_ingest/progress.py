@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from async_ingest.display import json_safe, json_text, printable
@@ -79,14 +78,14 @@ def file_line(result: FileResult) -> str:
         return f"FAILED {result.error}"
     if result.status == "skipped":
         return (
-            f"{result.source.path} -> {target}  skipped (already uploaded from this same source)"
+            f"{result.source.location} -> {target}  skipped (already uploaded from this same source)"
             f"{describe_checksum(result)}"
         )
     if result.status == "planned":
         size = format_size(result.source.size)
-        return f"{result.source.path} -> {target}  {describe_encoding(result)}  {size}"
+        return f"{result.source.location} -> {target}  {describe_encoding(result)}  {size}"
     return (
-        f"{result.source.path} -> {target}  {describe_encoding(result)}  "
+        f"{result.source.location} -> {target}  {describe_encoding(result)}  "
         f"{format_size(result.bytes_read)} -> {format_size(result.bytes_written)}  {result.seconds:.2f} s"
         f"{describe_checksum(result)}"
         f"{describe_csv(result)}"
@@ -108,7 +107,7 @@ def plan_table(results: list[FileResult]) -> list[str]:
         info = r.encoding
         rows.append(
             [
-                printable(str(r.source.path)),
+                printable(r.source.location),
                 format_size(r.source.size),
                 info.encoding if info else "-",
                 info.method if info else "-",
@@ -148,7 +147,7 @@ class PlainPrinter:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     every_s: float = PLAIN_PROGRESS_EVERY_S
-    _last_progress: dict[Path, float] = field(default_factory=dict)
+    _last_progress: dict[str, float] = field(default_factory=dict)
     _planned: list[FileResult] = field(default_factory=list)
 
     def _print(self, line: str, *, error: bool = False) -> None:
@@ -162,14 +161,16 @@ class PlainPrinter:
         elif self.quiet:
             return
         elif isinstance(event, FileStarted):
-            self._last_progress[event.source.path] = time.monotonic()
+            self._last_progress[event.source.location] = time.monotonic()
         elif isinstance(event, PartUploaded):
             self._progress(event)
         elif isinstance(event, FileRestarted):
-            self._print(f"{event.source.path}: {event.reason}; starting again as {event.encoding.encoding}")
+            self._print(
+                f"{event.source.location}: {event.reason}; starting again as {event.encoding.encoding}"
+            )
 
     def _finished(self, result: FileResult) -> None:
-        self._last_progress.pop(result.source.path, None)
+        self._last_progress.pop(result.source.location, None)
         if result.status == "failed":
             self._print(file_line(result), error=True)
         elif result.status == "planned":
@@ -179,14 +180,14 @@ class PlainPrinter:
 
     def _progress(self, event: PartUploaded) -> None:
         now = time.monotonic()
-        last = self._last_progress.get(event.source.path, now)
+        last = self._last_progress.get(event.source.location, now)
         if now - last < self.every_s:
             return
-        self._last_progress[event.source.path] = now
+        self._last_progress[event.source.location] = now
         size = event.source.size
         done = min(event.source_bytes_read, size)
         percent = 100 * done / size if size else 100
-        self._print(f"{event.source.path}: {format_size(done)} of {format_size(size)} ({percent:.0f}%)")
+        self._print(f"{event.source.location}: {format_size(done)} of {format_size(size)} ({percent:.0f}%)")
 
     def close(self) -> None:
         """Nothing is drawn: lines only."""
@@ -211,20 +212,20 @@ class TerminalProgress(PlainPrinter):
             total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024, position=0,
             desc=f"total ({total_files} files)", dynamic_ncols=True, leave=True,
         )  # fmt: skip
-        self._bars: dict[Path, Any] = {}
-        self._done: dict[Path, int] = {}
+        self._bars: dict[str, Any] = {}
+        self._done: dict[str, int] = {}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, FileStarted):
-            self._bars[event.source.path] = self._tqdm(
+            self._bars[event.source.location] = self._tqdm(
                 total=event.source.size, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=printable(event.source.path.name)[-30:], leave=False, dynamic_ncols=True,
+                desc=printable(event.source.file_name)[-30:], leave=False, dynamic_ncols=True,
             )  # fmt: skip
-            self._done[event.source.path] = 0
+            self._done[event.source.location] = 0
         elif isinstance(event, PartUploaded):
-            self._advance(event.source.path, min(event.source_bytes_read, event.source.size))
+            self._advance(event.source.location, min(event.source_bytes_read, event.source.size))
         elif isinstance(event, FileFinished):
-            path = event.result.source.path
+            path = event.result.source.location
             self._advance(path, event.result.source.size)
             bar = self._bars.pop(path, None)
             if bar is not None:
@@ -236,7 +237,7 @@ class TerminalProgress(PlainPrinter):
         else:
             super().__call__(event)  # a restart line, printed through tqdm.write
 
-    def _advance(self, path: Path, position: int) -> None:
+    def _advance(self, path: str, position: int) -> None:
         if path not in self._done:
             return
         step = position - self._done[path]
@@ -279,19 +280,19 @@ class JsonLogPrinter:
     def __call__(self, event: Event) -> None:
         if isinstance(event, FileStarted):
             self._write(
-                {"event": "file_started", "source": json_safe(str(event.source.path)), "key": event.key,
+                {"event": "file_started", "source": json_safe(event.source.location), "key": event.key,
                  "encoding": event.encoding.encoding, "size": event.source.size}
             )  # fmt: skip
         elif isinstance(event, PartUploaded):
             self._write(
-                {"event": "part_uploaded", "source": json_safe(str(event.source.path)),
+                {"event": "part_uploaded", "source": json_safe(event.source.location),
                  "part": event.number, "size": event.size, "source_bytes_read": event.source_bytes_read}
             )  # fmt: skip
         elif isinstance(event, FileRestarted):
             self._write(
                 {
                     "event": "file_restarted",
-                    "source": json_safe(str(event.source.path)),
+                    "source": json_safe(event.source.location),
                     "reason": json_safe(event.reason),
                 }
             )

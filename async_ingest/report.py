@@ -65,7 +65,7 @@ def summarise(results: list[FileResult], seconds: float) -> Summary:
 def result_entry(result: FileResult) -> dict[str, Any]:
     encoding = result.encoding
     return {
-        "source": json_safe(str(result.source.path)),
+        "source": json_safe(result.source.location),
         "source_size": result.source.size,
         "bucket": result.bucket,
         "key": result.key,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from async_ingest.encoding import SAMPLE_WINDOW, SAMPLE_WINDOWS
 from async_ingest.sources import SourceFile, SourceReader
@@ -81,7 +80,7 @@ class StdinSource(SourceFile):
 
 
 def stdin_source(name: str) -> StdinSource:
-    return StdinSource(Path(STDIN), "", 0, 0, name=name)
+    return StdinSource(STDIN, "", 0, 0, name=name)
 
 
 def validate_name(name: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import codecs
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -150,9 +152,16 @@ def test_western_text_is_decided_without_charset_normalizer(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("charset-normalizer called for plain Western European text")
 
-    monkeypatch.setattr(encoding, "from_bytes", refuse)
+    monkeypatch.setattr("charset_normalizer.from_bytes", refuse)  # imported where it is used
     for seed in range(SAMPLES):
         data = sample((language,), "cp1252", seed).encode("cp1252")
         detection = detect([data])
         assert (detection.encoding, detection.method) == ("cp1252", "detected")
         assert detection.confidence >= encoding.WESTERN_SHORTCUT_MIN
+
+
+def test_charset_normalizer_is_loaded_only_when_a_file_needs_it() -> None:
+    # 4 MB resident that ASCII, UTF-8 and Western files never use (the loopback memory target).
+    code = "import sys, async_ingest.cli; print('charset_normalizer' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

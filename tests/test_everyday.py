@@ -163,7 +163,7 @@ def test_storage_class_and_content_type() -> None:
 
 
 def test_object_extra_adds_the_options_beside_our_metadata() -> None:
-    source = SourceFile(Path("x.csv"), "", 10, 1)
+    source = SourceFile("x.csv", "", 10, 1)
     detection = Detection("utf-8", "ascii", 1.0, b"")
     plain = object_extra(source, detection, "fp", IngestSettings("b"))
     assert set(plain["Metadata"]) == set(OWN_METADATA)  # OWN_METADATA lists exactly what we set
@@ -179,7 +179,7 @@ def test_object_extra_adds_the_options_beside_our_metadata() -> None:
 
 
 def test_object_options_change_the_fingerprint_and_their_absence_does_not() -> None:
-    source = SourceFile(Path("x.csv"), "", 10, 1)
+    source = SourceFile("x.csv", "", 10, 1)
     base = fingerprint(source, [b"abc"], IngestSettings("b"))
     assert fingerprint(source, [b"abc"], IngestSettings("b", tags=(("a", "b"),))) != base
     assert fingerprint(source, [b"abc"], IngestSettings("b", content_type="text/plain")) != base

@@ -22,7 +22,7 @@ from tests.conftest import cli_env, list_keys, run_cli
 
 
 def sources(count: int) -> list[SourceFile]:
-    return [SourceFile(Path(f"in/f{index}.csv"), "", index, 0) for index in range(count)]
+    return [SourceFile(f"in/f{index}.csv", "", index, 0) for index in range(count)]
 
 
 class FakeFiles:
@@ -124,7 +124,7 @@ def test_report_is_written_entry_by_entry_as_the_same_json_document() -> None:
     from async_ingest.report import report_chunks, result_entry, summarise, summary_entry
 
     results = [
-        FileResult(SourceFile(Path(f"in/é{index}\u2028.csv"), "", index, 0), "b", f"k{index}", "uploaded")
+        FileResult(SourceFile(f"in/é{index}\u2028.csv", "", index, 0), "b", f"k{index}", "uploaded")
         for index in range(3)
     ]
     results[1].notes += ("restarted",)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from async_ingest.encoding import Detection
 from async_ingest.pipeline import fingerprint, object_extra
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceFile
 
-SOURCE = SourceFile(Path("exports/filmes ação.csv"), "", 1234, 1_700_000_000_000_000_000)
+SOURCE = SourceFile("exports/filmes ação.csv", "", 1234, 1_700_000_000_000_000_000)
 DETECTION = Detection("cp1252", "detected", 0.97, b"")
 
 
@@ -39,7 +37,7 @@ def test_fingerprint_changes_with_content_size_mtime_and_options() -> None:
     base = fingerprint(SOURCE, [b"head", b"tail"], settings)
     assert base == fingerprint(SOURCE, [b"head", b"tail"], settings)
     assert base != fingerprint(SOURCE, [b"head", b"tai1"], settings)
-    touched = SourceFile(SOURCE.path, "", SOURCE.size, SOURCE.mtime_ns + 1)
+    touched = SourceFile(SOURCE.location, "", SOURCE.size, SOURCE.mtime_ns + 1)
     assert base != fingerprint(touched, [b"head", b"tail"], settings)
     assert base != fingerprint(SOURCE, [b"head", b"tail"], IngestSettings(bucket="b", encoding="latin-1"))
     assert base != fingerprint(
