@@ -597,7 +597,7 @@ def list_sources(settings: RunSettings) -> tuple[list[SourceFile], list[Unreadab
 
 def refuse_key_collisions(sources: list[SourceFile], settings: RunSettings) -> None:
     """Two sources on one key would both be reported uploaded, the bucket holding only one."""
-    plan = key_plan(sources, settings.ingest)
+    plan = key_plan(sources, settings.ingest)  # made as it is read: 100,000 keys never held at once
     collisions = key_collisions((source.location, key) for source, key in plan)
     if collisions:
         raise UsageError(collision_message(collisions, settings.ingest.key_template))

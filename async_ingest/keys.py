@@ -130,10 +130,13 @@ def key_collisions(planned: Iterable[tuple[T, str]]) -> dict[str, list[T]]:
 
     Keys must be unique within a run: two sources on one key would both be reported uploaded while
     the bucket keeps whichever finished last (and a re-run could flip it)."""
-    by_key: dict[str, list[T]] = {}
+    first: dict[str, T] = {}  # a key's first source; lists only for the keys that collide
+    shared: dict[str, list[T]] = {}
     for source, key in planned:
-        by_key.setdefault(key, []).append(source)
-    return {key: sources for key, sources in by_key.items() if len(sources) > 1}
+        earlier = first.setdefault(key, source)
+        if earlier is not source:
+            shared.setdefault(key, [earlier]).append(source)
+    return shared
 
 
 def _first(items: list[str], noun: str, sep: str) -> str:

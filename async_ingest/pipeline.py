@@ -13,6 +13,7 @@ import functools
 import hashlib
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -284,12 +285,13 @@ async def upload_stream(job: FileJob) -> FileResult:
         on_text=check.checker.feed if check is not None else None,
     )
     codec_memory = 0
+    inline = reads_inline(source)
     try:
         if job.codecs is not None:  # compressor and decompressor state
             needed = compress.memory + await asyncio.to_thread(source.codec_memory)
             codec_memory = await job.codecs.acquire(needed) if needed else 0
         while True:
-            part = await fill_part(filler, reader, await writer.next_buffer(), check)
+            part = await fill_part(filler, reader, await writer.next_buffer(), check, inline)
             if check is not None:  # read when the upload starts: after the first part, or at the end
                 extra["Metadata"].update(csv_metadata(check.checker))
             if filler.exhausted:
@@ -368,11 +370,17 @@ def fill_next(
 
 
 async def fill_part(
-    filler: PartFiller, reader: SourceReader, buffer: bytearray, check: CsvCheck | None = None
+    filler: PartFiller,
+    reader: SourceReader,
+    buffer: bytearray,
+    check: CsvCheck | None = None,
+    inline: bool = False,
 ) -> FilledPart:
-    """The next part, filled on a worker thread (one hand-off per part: for a small file, the whole
-    read). If this task is cancelled meanwhile, the thread is still let finish: the buffer must not
-    go back to the pool, nor the file be closed, under it."""
+    """The next part, filled on a worker thread (one hand-off per part), or right here for a small
+    file (inline: see INLINE_MAX). If this task is cancelled meanwhile, the thread is still let
+    finish: the buffer must not go back to the pool, nor the file be closed, under it."""
+    if inline:
+        return fill_next(filler, reader, buffer, check)
     filling = asyncio.ensure_future(asyncio.to_thread(fill_next, filler, reader, buffer, check))
     try:
         return await asyncio.shield(filling)
@@ -514,29 +522,30 @@ def regenerated_etag(job: FileJob) -> str | None:
 LISTED_PER_FILE = 10
 
 
-async def listed_keys(s3: S3, settings: IngestSettings, keys: list[str]) -> dict[str, Listed] | None:
+async def listed_keys(s3: S3, settings: IngestSettings, keys: Iterable[str]) -> dict[str, Listed] | None:
     """ETags of the keys already in the bucket under the keys' common prefix, or None: unknown
-    (listing not allowed, or too many objects there), check each file with a HEAD."""
-    if settings.force or not keys:
+    (listing not allowed, or too many objects there), check each file with a HEAD. keys are read
+    once, as made: the prefix common to all is the one the first and last in order share."""
+    if settings.force:
+        return None
+    count, lowest, highest = 0, "", ""
+    for key in keys:
+        lowest, highest = (key, key) if not count else (min(lowest, key), max(highest, key))
+        count += 1
+    if not count:
         return None
     try:
-        prefix = os.path.commonprefix(keys)  # noqa: RUF071 (an S3 prefix is compared by character)
-        return await s3.list_etags_upto(settings.bucket, prefix, LISTED_PER_FILE * len(keys))
+        prefix = os.path.commonprefix([lowest, highest])  # noqa: RUF071 (an S3 prefix is compared by character)
+        return await s3.list_etags_upto(settings.bucket, prefix, LISTED_PER_FILE * count)
     except S3Error:
         return None
 
 
-def key_plan(sources: list[SourceFile], settings: IngestSettings) -> list[tuple[SourceFile, str]]:
+def key_plan(sources: list[SourceFile], settings: IngestSettings) -> Iterator[tuple[SourceFile, str]]:
     """Each source with its key; a source whose key is invalid is left out (it fails on its turn)."""
-    plan = []
     for source in sources:
         with contextlib.suppress(InvalidKey):
-            plan.append((source, object_key(source, settings)))
-    return plan
-
-
-def planned_keys(sources: list[SourceFile], settings: IngestSettings) -> list[str]:
-    return [key for _, key in key_plan(sources, settings)]
+            yield source, object_key(source, settings)
 
 
 def object_key(source: SourceFile, settings: IngestSettings) -> str:
@@ -639,10 +648,11 @@ def checksum_hint(exc: Exception, settings: IngestSettings) -> str:
     return f" (this store may not accept the {name} header: use --checksum md5)"
 
 
-# Up to this size a file is read, detected and (on a re-run) regenerated on the event loop itself: a
-# worker-thread hand-off costs more than the work (20,000 files of 100 bytes: 1.3 s for open+read in
-# a thread pool, 0.3 s inline), and the work is Python code holding the GIL either way. Ambiguous
-# bytes still reach charset-normalizer, a few ms for 64 KiB, which the loop can afford.
+# Up to this size a file is read, detected and filled into its part (on a re-run: regenerated) on
+# the event loop itself: a worker-thread hand-off costs more than the work (20,000 files of 100
+# bytes: 1.3 s for open+read in a thread pool, 0.3 s inline), and the work is Python code holding
+# the GIL either way. Ambiguous bytes still reach charset-normalizer, a few ms for 64 KiB, which
+# the loop can afford.
 INLINE_MAX = 64 * KiB
 
 
@@ -729,7 +739,7 @@ async def ingest_all(
     parts_budget, codecs = split_budget(settings, sources)
     ctx = RunContext(settings, s3, parts_budget, emit, MemoryBudget(DETECTION_MEMORY), codecs=codecs)
     if s3 is not None and not settings.dry_run:
-        ctx.listed = await listed_keys(s3, settings, planned_keys(sources, settings))
+        ctx.listed = await listed_keys(s3, settings, (key for _, key in key_plan(sources, settings)))
         ctx.flight = parts_in_flight(settings, ctx.budget, s3, emit)
     results: list[FileResult | None] = [None] * len(sources)
     pending = iter(enumerate(sources))
