@@ -90,13 +90,19 @@ def manifest_chunks(
 
 
 def in_parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytearray]:
-    """The chunks joined into parts of at least part_size bytes (the last one smaller): at most one
-    part and one chunk held at a time."""
-    part = bytearray()
+    """The chunks joined into parts of exactly part_size bytes (the last one smaller), each filled
+    in a buffer made at its full size: growing one by appending had held two copies at its resizes.
+    At most one part is held here: the consumer lets go of a part before asking for the next."""
+    part, filled = bytearray(part_size), 0
     for chunk in chunks:
-        part += chunk
-        if len(part) >= part_size:
-            yield part
-            part = bytearray()
-    if part:
+        view = memoryview(chunk)
+        while view:
+            taken = min(len(view), part_size - filled)
+            part[filled : filled + taken] = view[:taken]
+            filled, view = filled + taken, view[taken:]
+            if filled == part_size:
+                yield part
+                part, filled = bytearray(part_size), 0
+    if filled:
+        del part[filled:]
         yield part

@@ -158,7 +158,7 @@ class PartFiller:
 
     def _read_transcoded(self, view: memoryview, filled: int, limit: int) -> int:
         if self._scratch is None:
-            self._scratch = bytearray(TRANSCODE_BLOCK)
+            self._scratch = bytearray(min(TRANSCODE_BLOCK, self._unread))  # a small file: its size
         block = memoryview(self._scratch)[: min(TRANSCODE_BLOCK, self._unread)]
         count = self._read_into(block)
         for offset in range(0, count, TRANSCODE_SLICE):
@@ -169,7 +169,7 @@ class PartFiller:
     def _read_compressed(self, view: memoryview, filled: int, limit: int) -> int:
         """A block of source, as UTF-8 (checked in place, or transcoded), through the compressor."""
         if self._scratch is None:
-            self._scratch = bytearray(TRANSCODE_BLOCK)
+            self._scratch = bytearray(min(TRANSCODE_BLOCK, self._unread))  # a small file: its size
         block = memoryview(self._scratch)[: min(TRANSCODE_BLOCK, self._unread)]
         count = self._read_into(block)
         if self.transcoder.passes_through:

@@ -44,6 +44,7 @@ from async_ingest.events import (
 from async_ingest.flight import START_PARTS, FlightController, PartsInFlight
 from async_ingest.keys import InvalidKey, KeyFields, render_key
 from async_ingest.parts import (
+    WORST_EXPANSION,
     FilledPart,
     Part,
     PartFiller,
@@ -60,7 +61,10 @@ from async_ingest.transcode import DecodeFailure, Transcoder
 from async_ingest.units import KiB, MiB
 from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
 
-MIN_RESERVATION = 64 * KiB
+# Slack over a file's worst-case output in its one-part buffer: a compressor's frame and block
+# headers (zstd and deflate add well under 1 KiB to a small input). Small, since each of up to 256
+# small files in flight holds one: at 64 KiB, 100,000 tiny files at --concurrency 100000 held 16 MiB.
+MIN_RESERVATION = 4 * KiB
 STREAM_LENGTH = 1 << 62  # what the part filler may read of a stream: until its end
 MIN_PARTS_IN_FLIGHT = 2  # one sending while the next fills
 REDETECT_CONTEXT = 256 * KiB  # bytes around a decode failure added to the samples when re-detecting
@@ -183,7 +187,9 @@ class FileJob:
         """Budget paid per part: a full part, or less for a file that cannot fill one."""
         if isinstance(self.source, StdinSource):
             return self.part_size()  # a stream of unknown size
-        worst = int(self.planned_size * max_expansion(self.detection.encoding)) + MIN_RESERVATION
+        # Replacing undecodable bytes can triple even UTF-8 (one bad byte -> U+FFFD, 3 bytes).
+        expansion = WORST_EXPANSION if self.errors == "replace" else max_expansion(self.detection.encoding)
+        worst = int(self.planned_size * expansion) + MIN_RESERVATION
         return min(self.part_size(), worst)
 
     def part_size(self) -> int:
@@ -568,8 +574,10 @@ def key_name(source: SourceFile) -> str:
 DETECTION_MEMORY = SAMPLE_WINDOW * SAMPLE_WINDOWS
 
 
-# Files in flight beyond this only wait (for budget, for connections), each costing memory.
-MAX_FILES_IN_FLIGHT = 256
+# Files in flight beyond this only wait (for budget, for connections), each costing memory (~60 KB
+# for a small one: its request, writer, filler, CSV checker). 128 is ample: a small file costs ~3 ms
+# of client CPU, so ~50 in flight already cover a 150 ms round trip.
+MAX_FILES_IN_FLIGHT = 128
 
 
 def max_files_in_flight(settings: IngestSettings) -> int:

@@ -537,6 +537,7 @@ class S3:
             for number, part in enumerate(parts, start=2):
                 etag = await self.upload_part(bucket, key, upload_id, number, part, content_md5(part))
                 sent.append({"PartNumber": number, "ETag": etag})
+                del part  # before the next one is made
             await self.complete_multipart(bucket, key, upload_id, sent, {})
         except BaseException:
             with contextlib.suppress(S3Error):

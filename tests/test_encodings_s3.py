@@ -483,6 +483,25 @@ def test_replace_writes_u_fffd_and_counts_replacements(
     assert "4 undecodable" in up.result.stdout  # the run summary says it too
 
 
+def test_replacing_many_bad_bytes_of_a_small_utf8_file_still_fits_its_single_put(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    # Each undecodable byte becomes U+FFFD (3 bytes): a small UTF-8 file can grow threefold. Its one-part
+    # buffer must hold that, or the file would be cut into a first part below S3's 5 MiB minimum.
+    sources = tmp_path / "src"
+    sources.mkdir()
+    data = b"id|value\n" + b"".join(b"%d|\xff\xfe\xfd\xfc ok\n" % i for i in range(6000))
+    (sources / "bad.csv").write_bytes(data)
+    up = upload(
+        s3_server, shared_bucket, prefix, sources, "--encoding", "utf-8", "--on-decode-error", "replace"
+    )
+    assert up.result.returncode == 0, up.result.output
+    expected = data.decode("utf-8", errors="replace").encode("utf-8")
+    assert len(expected) - len(data) > 40_000  # precondition: it grew far beyond any slack
+    assert read_object(s3, shared_bucket, f"{prefix}/bad.csv") == expected
+    assert up.entry("bad.csv")["parts"] == 1 and up.entry("bad.csv")["replacements"] == 24_000
+
+
 # --- 6. --encoding forced ---------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from async_ingest.events import Event, FileFinished, FileResult, FileStarted
 from async_ingest.pipeline import RunContext, encoding_info, ingest_all
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceFile
-from async_ingest.units import MiB
+from async_ingest.units import KiB, MiB
 from tests.conftest import cli_env, list_keys, run_cli
 
 
@@ -76,11 +76,13 @@ async def test_at_most_concurrency_files_are_in_flight_and_results_keep_source_o
 
 
 async def test_a_huge_concurrency_is_capped_by_what_the_memory_budget_can_pay_for(fake: FakeFiles) -> None:
-    settings = IngestSettings("b", concurrency=100_000, max_memory=16 * MiB, dry_run=True)
-    assert pipeline.max_files_in_flight(settings) == 256  # 16 MiB of 64 KiB smallest buffers
+    roomy = IngestSettings("b", concurrency=100_000, max_memory=16 * MiB, dry_run=True)
+    assert pipeline.max_files_in_flight(roomy) == pipeline.MAX_FILES_IN_FLIGHT == 128
+    settings = IngestSettings("b", concurrency=100_000, max_memory=256 * KiB, dry_run=True)
+    assert pipeline.max_files_in_flight(settings) == 64  # 256 KiB of 4 KiB smallest buffers
     files = sources(300)
     results = await ingest_all(files, settings, None, fake.events.append)
-    assert fake.most == 256
+    assert fake.most == 64
     assert len(results) == len(files)
 
 
