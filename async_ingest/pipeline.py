@@ -506,6 +506,8 @@ async def same_as_listed(job: FileJob, listed: Listed, memory: MemoryBudget) -> 
 def regenerated_etag(job: FileJob) -> str | None:
     """The ETag of a one-part object made from the source, or None (more than one part, or a
     sequence that does not decode: the upload would find out)."""
+    if reads_inline(job.source) and job.settings.compress.name == "none":
+        return _small_file_etag(job)
     reader = SourceReader(job.source, job.settings.max_expanded_size)
     transcoder = Transcoder(job.detection.encoding, errors=job.errors, bom=job.detection.bom)
     compress = job.settings.compress
@@ -520,6 +522,21 @@ def regenerated_etag(job: FileJob) -> str | None:
     finally:
         reader.close()
     return single_put_etag(part.digest) if filler.exhausted else None
+
+
+def _small_file_etag(job: FileJob) -> str | None:
+    """regenerated_etag for a small plain file: read whole, transcoded at once (the same Transcoder
+    the part filler feeds, so the same bytes), without a part filler's machinery."""
+    with open(job.source.location, "rb") as file:
+        data = file.read(job.source.size + 1)
+    if len(data) != job.source.size:
+        return None  # changed since it was listed: the upload finds out and says so
+    transcoder = Transcoder(job.detection.encoding, errors=job.errors, bom=job.detection.bom)
+    try:
+        body = transcoder.feed(data) + transcoder.finish()
+    except DecodeFailure:
+        return None
+    return single_put_etag(CHECKSUMS["md5"].digest(body))
 
 
 # A run lists what is already under its keys' common prefix once, instead of a HEAD per file (which

@@ -72,7 +72,8 @@ class SourceFile:
     def compression(self) -> str | None:
         """gzip, zstd or bzip2 for a .gz, .zst or .bz2 source, zip for a zip member; None for a
         plain one."""
-        return "zip" if self.member is not None else source_format(self.file_name)
+        # The suffix of the whole path is the file name's: no basename (asked ~10 times per file).
+        return "zip" if self.member is not None else source_format(self.location)
 
     def codec_memory(self) -> int:
         """What decompressing this source holds (0 for a plain one)."""

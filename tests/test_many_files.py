@@ -18,7 +18,7 @@ from async_ingest.pipeline import RunContext, encoding_info, ingest_all
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceFile
 from async_ingest.units import KiB, MiB
-from tests.conftest import cli_env, list_keys, run_cli
+from tests.conftest import cli_env, list_keys, read_object, run_cli
 
 
 def sources(count: int) -> list[SourceFile]:
@@ -134,3 +134,25 @@ def test_report_is_written_entry_by_entry_as_the_same_json_document() -> None:
         summary = summarise(listed, 1.5)
         whole = {"files": [result_entry(r) for r in listed], "summary": summary_entry(summary)}
         assert "".join(report_chunks(listed, summary)) == json_text(whole, indent=2) + "\n"
+
+
+def test_a_rerun_regenerates_small_transcoded_files_to_skip_them_and_catches_a_changed_one(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    # Small files are re-made in memory and their MD5 compared with the listed ETag: Windows-1252
+    # (transcoded) and UTF-8 with a BOM (stripped) must give the very bytes that were uploaded.
+    for index in range(20):
+        (tmp_path / f"w{index:02d}.csv").write_bytes(f"id;nome\n{index};Ação €\n".encode("cp1252"))
+        (tmp_path / f"b{index:02d}.csv").write_bytes(f"id,name\n{index},Zoë\n".encode("utf-8-sig"))
+    args = [tmp_path, "--bucket", shared_bucket, "--key-template", prefix + "/{filename}", "--quiet"]
+    env = cli_env(s3_server.endpoint_url)
+    first = run_cli(*args, env=env)
+    assert first.returncode == 0 and "40 (40 uploaded, 0 skipped, 0 failed)" in first.stdout, first.output
+    again = run_cli(*args, env=env)
+    assert again.returncode == 0 and "40 (0 uploaded, 40 skipped, 0 failed)" in again.stdout, again.output
+    changed = tmp_path / "w07.csv"
+    changed.write_bytes("id;nome\n7;Açõo €\n".encode("cp1252"))  # same size, other bytes
+    third = run_cli(*args, env=env)
+    assert "40 (1 uploaded, 39 skipped, 0 failed)" in third.stdout, third.output
+    assert read_object(s3, shared_bucket, f"{prefix}/w07.csv") == "id;nome\n7;Açõo €\n".encode()
+    assert read_object(s3, shared_bucket, f"{prefix}/b03.csv") == b"id,name\n3,Zo\xc3\xab\n"

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
+import pytest
+
 from async_ingest.encoding import Detection
-from async_ingest.pipeline import fingerprint, object_extra
+from async_ingest.parts import single_put_etag
+from async_ingest.pipeline import FileJob, fingerprint, object_extra, regenerated_etag
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceFile
 
@@ -45,3 +51,33 @@ def test_fingerprint_changes_with_content_size_mtime_and_options() -> None:
     )
     # An object stored with another checksum is not taken for this one.
     assert base != fingerprint(SOURCE, [b"head", b"tail"], IngestSettings(bucket="b", checksum="crc32c"))
+
+
+@pytest.mark.parametrize(
+    ("data", "detection", "errors", "body"),
+    [
+        ("id;nome\n1;Ação €\n".encode("cp1252"), Detection("cp1252", "detected", 0.9, b""), "strict", None),
+        (
+            "id,n\n1,Zoë\n".encode("utf-8-sig"),
+            Detection("utf-8", "bom", 1.0, b"\xef\xbb\xbf"),
+            "strict",
+            None,
+        ),
+        (b"id\n\xff\n", Detection("utf-8", "forced", 1.0, b""), "replace", "id\n\ufffd\n".encode()),
+        (b"id\n\xff\n", Detection("utf-8", "forced", 1.0, b""), "strict", b""),
+    ],
+)
+def test_a_small_file_is_regenerated_as_the_bytes_its_upload_sends(
+    tmp_path: Path, data: bytes, detection: Detection, errors: str, body: bytes | None
+) -> None:
+    # The re-run compares this ETag with the listed one: it must be the MD5 of the very object.
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    source = SourceFile(str(path), "", len(data), 0)
+    job = FileJob(source, "k", detection, "fp", IngestSettings(bucket="b"), None, None, print)  # type: ignore[arg-type]
+    job.errors = errors
+    expected = data.decode(detection.encoding, errors="replace").removeprefix("\ufeff").encode()
+    if body == b"":  # does not decode strictly: no ETag, the upload finds out
+        assert regenerated_etag(job) is None
+        return
+    assert regenerated_etag(job) == single_put_etag(hashlib.md5(body or expected).digest())
