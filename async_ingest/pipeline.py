@@ -635,10 +635,11 @@ def split_budget(
     return MemoryBudget(max(settings.part_size, settings.max_memory - share)), MemoryBudget(share)
 
 
-async def ingest_file(source: SourceFile, ctx: RunContext) -> FileResult:
-    """One file, never raising for a problem of that file: failures become a 'failed' result."""
+async def ingest_file(source: SourceFile, ctx: RunContext, key: str | None = None) -> FileResult:
+    """One file, never raising for a problem of that file: failures become a 'failed' result.
+    key: its object key when already rendered (None: rendered here, or found invalid here)."""
     started = time.monotonic()
-    result = FileResult(source, ctx.settings.bucket, "", "failed")
+    result = FileResult(source, ctx.settings.bucket, key or "", "failed")
     try:
         result = await _ingest_file(source, ctx, result)
     except (
@@ -702,7 +703,7 @@ async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection,
 
 async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) -> FileResult:
     settings, s3, emit = ctx.settings, ctx.s3, ctx.emit
-    result.key = object_key(source, settings)
+    result.key = result.key or object_key(source, settings)
     detection, fp = await detect_source(source, ctx)
     result.encoding = encoding_info(detection)
     if settings.dry_run or s3 is None:
@@ -763,9 +764,12 @@ async def ingest_all(
     """
     parts_budget, codecs = split_budget(settings, sources)
     ctx = RunContext(settings, s3, parts_budget, emit, MemoryBudget(DETECTION_MEMORY), codecs=codecs)
+    # Rendered once: for the listing, then for each file (its result keeps the same string).
+    keys = [key for _, key in key_plan(sources, settings)]
     if s3 is not None and not settings.dry_run:
-        ctx.listed = await listed_keys(s3, settings, (key for _, key in key_plan(sources, settings)))
+        ctx.listed = await listed_keys(s3, settings, keys)
         ctx.flight = parts_in_flight(settings, ctx.budget, s3, emit)
+    aligned = len(keys) == len(sources)  # else some key is invalid: each file renders its own
     results: list[FileResult | None] = [None] * len(sources)
     pending = iter(enumerate(sources))
 
@@ -773,7 +777,7 @@ async def ingest_all(
         # A fixed set of workers pulling the next file, not a task per file waiting its turn:
         # memory does not grow with the number of files.
         for index, source in pending:
-            results[index] = await ingest_file(source, ctx)
+            results[index] = await ingest_file(source, ctx, keys[index] if aligned else None)
 
     async with asyncio.TaskGroup() as group:
         ticker = group.create_task(ctx.flight.run_ticker()) if ctx.flight else None

@@ -36,7 +36,7 @@ class FakeFiles:
         self.cancelled = 0
         self.events: list[Event] = []
 
-    async def __call__(self, source: SourceFile, ctx: RunContext) -> FileResult:
+    async def __call__(self, source: SourceFile, ctx: RunContext, key: str | None = None) -> FileResult:
         result = FileResult(source, ctx.settings.bucket, source.path.name, "uploaded")
         ctx.emit(FileStarted(source, result.key, encoding_info(forced("utf-8"))))
         self.in_flight += 1
