@@ -35,6 +35,13 @@ ISAL_LEVELS = range(1, 4)  # gzip 1-3: ISA-L's levels 1-3, standard gzip; 4-9: z
 # the level buffer python-isal allocates (ISAL_DEF_LVLn_LARGE of igzip_lib.h, memLevel 8).
 ISAL_STREAM = 81 * KiB
 ISAL_LEVEL_BUFFERS = {1: 276 * KiB, 2: 324 * KiB, 3: 340 * KiB}
+# zstd compresses on a thread of libzstd's own, ZSTD_JOB bytes of text a job, so the part filler
+# transcodes the next block while the last one compresses; the output stays one standard frame.
+# Measured on 1 GiB (bench/README.md): wall ~0.7x of one thread; 2 workers no faster on 2 cores, with
+# more memory. libzstd's own job size (4 windows: 8 MiB at level 3) would hold ~50 MiB a stream; 1 MiB
+# costs ~0.5% of ratio.
+ZSTD_WORKERS = 1
+ZSTD_JOB = 1 * MiB
 
 
 @dataclass(frozen=True)
@@ -60,8 +67,7 @@ class OutputCompression:
         if self.name == "gzip":
             return 256 * KiB + 64 * KiB  # zlib: (1 << (15 + 2)) + (1 << (8 + 9)), plus its buffers
         if self.name == "zstd":
-            params = zstandard.ZstdCompressionParameters.from_level(self.level)
-            return int(params.estimated_compression_context_size())
+            return zstd_memory(self.level)
         return 0
 
     def compressor(self) -> Compressor:
@@ -70,9 +76,32 @@ class OutputCompression:
         if self.name == "gzip":
             return _Zlib(zlib.compressobj(self.level, zlib.DEFLATED, 31))  # 31: gzip framing
         if self.name == "zstd":
-            # Content size unknown up front (as `zstd` on a pipe); a checksum, as `zstd` writes by default.
-            return _Zlib(zstandard.ZstdCompressor(level=self.level, write_checksum=True).compressobj())
+            return _Zlib(zstd_compressor(self.level).compressobj())
         raise ValueError("no compressor for --compress none")
+
+
+def zstd_compressor(level: int) -> zstandard.ZstdCompressor:
+    """Content size unknown up front (as `zstd` on a pipe); a checksum, as `zstd` writes by default."""
+    params = zstandard.ZstdCompressionParameters.from_level(
+        level, threads=ZSTD_WORKERS, job_size=ZSTD_JOB if ZSTD_WORKERS else 0, write_checksum=1
+    )
+    return zstandard.ZstdCompressor(compression_params=params)
+
+
+def zstd_memory(level: int) -> int:
+    """What a zstd_compressor(level) holds at most (its memory_size(), measured at levels 1-19): each
+    worker's context (libzstd's estimate is for one, without the stream's buffers: its window and a
+    block in, a block out) and (2 x workers + 4) job buffers."""
+    params = zstandard.ZstdCompressionParameters.from_level(level)
+    context = int(params.estimated_compression_context_size())
+    stream = (1 << params.window_log) + 260 * KiB
+    if not ZSTD_WORKERS:
+        return context + stream
+    # A job is grown to its overlap with the previous one: libzstd's default overlap is 1/8 of the
+    # window for fast strategies, up to the whole window for btultra (levels 16+).
+    overlap_log = {9: 9, 8: 9, 7: 8, 6: 7, 5: 7}.get(params.strategy, 6)  # zstd_compress.c's defaults
+    overlap = 1 << (params.window_log - 9 + overlap_log)
+    return ZSTD_WORKERS * (context + stream) + (2 * ZSTD_WORKERS + 4) * max(ZSTD_JOB, overlap)
 
 
 NO_COMPRESSION = OutputCompression("none", 0)

@@ -24,6 +24,7 @@ from async_ingest.compression import (
     ZipMemberReader,
     inner_name,
     output_compression,
+    zstd_compressor,
 )
 from async_ingest.parts import PartFiller
 from async_ingest.sources import walk_folder
@@ -125,8 +126,26 @@ def test_compressor_memory_covers_what_it_allocates(name: str, level: int) -> No
         tracemalloc.stop()
     if name == "gzip":
         assert held <= compress.memory < held + 256 * 1024, (held, compress.memory)
-    else:  # libzstd allocates with malloc: its own estimate is the count
+    else:  # libzstd allocates with malloc: memory_size() says what it holds
         assert compress.memory >= 1024 * 1024
+
+
+@pytest.mark.parametrize("level", [1, 3, 9])
+def test_zstd_memory_covers_what_libzstd_holds_and_the_output_is_one_frame(level: int) -> None:
+    raw = text(150_000, seed=level).encode()  # ~6 MiB: several jobs for the worker threads
+    zstd = zstd_compressor(level)
+    stream, stored, peak = zstd.compressobj(), [], 0
+    for i in range(0, len(raw), 256 * 1024):
+        stored.append(stream.compress(raw[i : i + 256 * 1024]))
+        peak = max(peak, zstd.memory_size())
+    stored.append(stream.flush())
+    peak = max(peak, zstd.memory_size())
+    assert peak <= output_compression("zstd", level).memory < 2 * peak + 4 * 1024 * 1024
+    frame = b"".join(stored)
+    params = zstandard.get_frame_parameters(frame)
+    assert params.has_checksum and params.content_size == zstandard.CONTENTSIZE_UNKNOWN
+    reader = zstandard.ZstdDecompressor().decompressobj()  # one frame: nothing left after it
+    assert reader.decompress(frame) == raw and reader.eof and not reader.unused_data
 
 
 def test_gzip_decompressor_memory_covers_what_it_allocates(tmp_path: Path) -> None:
