@@ -39,7 +39,8 @@ ISAL_LEVEL_BUFFERS = {1: 276 * KiB, 2: 324 * KiB, 3: 340 * KiB}
 # transcodes the next block while the last one compresses; the output stays one standard frame.
 # Measured on 1 GiB (bench/README.md): wall ~0.7x of one thread; 2 workers no faster on 2 cores, with
 # more memory. libzstd's own job size (4 windows: 8 MiB at level 3) would hold ~50 MiB a stream; 1 MiB
-# costs ~0.5% of ratio.
+# costs ~0.5% of ratio. Levels 16-19 stay on the filling thread: their jobs would grow to their overlap
+# with the previous one (2-8 MiB: ~50 MiB more at 19).
 ZSTD_WORKERS = 1
 ZSTD_JOB = 1 * MiB
 
@@ -82,8 +83,9 @@ class OutputCompression:
 
 def zstd_compressor(level: int) -> zstandard.ZstdCompressor:
     """Content size unknown up front (as `zstd` on a pipe); a checksum, as `zstd` writes by default."""
+    workers = _zstd_workers(level)
     params = zstandard.ZstdCompressionParameters.from_level(
-        level, threads=ZSTD_WORKERS, job_size=ZSTD_JOB if ZSTD_WORKERS else 0, write_checksum=1
+        level, threads=workers, job_size=ZSTD_JOB if workers else 0, write_checksum=1
     )
     return zstandard.ZstdCompressor(compression_params=params)
 
@@ -95,13 +97,18 @@ def zstd_memory(level: int) -> int:
     params = zstandard.ZstdCompressionParameters.from_level(level)
     context = int(params.estimated_compression_context_size())
     stream = (1 << params.window_log) + 260 * KiB
-    if not ZSTD_WORKERS:
+    workers = _zstd_workers(level)
+    if not workers:
         return context + stream
-    # A job is grown to its overlap with the previous one: libzstd's default overlap is 1/8 of the
-    # window for fast strategies, up to the whole window for btultra (levels 16+).
+    return workers * (context + stream) + (2 * workers + 4) * ZSTD_JOB
+
+
+def _zstd_workers(level: int) -> int:
+    """ZSTD_WORKERS while a job stays ZSTD_JOB: libzstd grows it to its overlap with the previous job,
+    by default 1/8 of the window for fast strategies, up to the whole window for btultra (16+)."""
+    params = zstandard.ZstdCompressionParameters.from_level(level)
     overlap_log = {9: 9, 8: 9, 7: 8, 6: 7, 5: 7}.get(params.strategy, 6)  # zstd_compress.c's defaults
-    overlap = 1 << (params.window_log - 9 + overlap_log)
-    return ZSTD_WORKERS * (context + stream) + (2 * ZSTD_WORKERS + 4) * max(ZSTD_JOB, overlap)
+    return ZSTD_WORKERS if 1 << (params.window_log - 9 + overlap_log) <= ZSTD_JOB else 0
 
 
 NO_COMPRESSION = OutputCompression("none", 0)
