@@ -2,8 +2,10 @@
 
 No network. Both directions are streams in bounded pieces: a compressor turns the UTF-8 output into
 the stored bytes part by part, a decompressing reader gives the part filler the CSV's own bytes
-through the same readinto() as a plain source. zlib, bz2 and zstandard release the GIL while they
-work, so the worker threads filling parts run in parallel.
+through the same readinto() as a plain source. gzip goes through ISA-L (python-isal's isal_zlib, the
+zlib API on Intel's igzip: 15-20x zlib -6 at gzip levels 1-3, ~1.5x zlib when decompressing), gzip
+levels 4-9 through zlib. isal_zlib, zlib, bz2 and zstandard release the GIL while they work, so the
+worker threads filling parts run in parallel.
 """
 
 from __future__ import annotations
@@ -15,16 +17,32 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal, Protocol
+from typing import IO, Literal, Protocol, cast
 
 import zstandard
+from isal import isal_zlib
 
 from async_ingest.units import GiB, KiB, MiB
 
 CompressName = Literal["none", "gzip", "zstd"]
 COMPRESS_NAMES: tuple[CompressName, ...] = ("none", "gzip", "zstd")
-DEFAULT_LEVELS = {"gzip": 6, "zstd": 3}  # gzip's own default; zstd's (fast, ~gzip -6 ratio)
+# gzip 2: ISA-L's own default, ~330 MB/s of CPU at 3.0x on CSV (zlib -6: ~18 MB/s at 3.3x); level 1
+# is no faster and compresses a little less. zstd 3: zstd's default (fast, ~gzip -6 ratio).
+DEFAULT_LEVELS = {"gzip": 2, "zstd": 3}
 LEVEL_RANGES = {"gzip": (1, 9), "zstd": (1, 19)}  # zstd 20-22 need windows of 64 MiB and more
+ISAL_LEVELS = range(1, 4)  # gzip 1-3: ISA-L's levels 1-3, standard gzip; 4-9: zlib (slow, best ratio)
+# ISA-L's state: its stream (64 KiB history + hash heads: 82,448 bytes measured with tracemalloc) and
+# the level buffer python-isal allocates (ISAL_DEF_LVLn_LARGE of igzip_lib.h, memLevel 8).
+ISAL_STREAM = 81 * KiB
+ISAL_LEVEL_BUFFERS = {1: 276 * KiB, 2: 324 * KiB, 3: 340 * KiB}
+# zstd compresses on a thread of libzstd's own, ZSTD_JOB bytes of text a job, so the part filler
+# transcodes the next block while the last one compresses; the output stays one standard frame.
+# Measured on 1 GiB (bench/README.md): wall ~0.7x of one thread; 2 workers no faster on 2 cores, with
+# more memory. libzstd's own job size (4 windows: 8 MiB at level 3) would hold ~50 MiB a stream; 1 MiB
+# costs ~0.5% of ratio. Levels 16-19 stay on the filling thread: their jobs would grow to their overlap
+# with the previous one (2-8 MiB: ~50 MiB more at 19).
+ZSTD_WORKERS = 1
+ZSTD_JOB = 1 * MiB
 
 
 @dataclass(frozen=True)
@@ -45,20 +63,52 @@ class OutputCompression:
     @property
     def memory(self) -> int:
         """Bytes the compressor's state holds (its window and tables), paid from the memory budget."""
+        if self.name == "gzip" and self.level in ISAL_LEVELS:
+            return ISAL_STREAM + ISAL_LEVEL_BUFFERS[self.level] + 64 * KiB  # plus its output buffers
         if self.name == "gzip":
             return 256 * KiB + 64 * KiB  # zlib: (1 << (15 + 2)) + (1 << (8 + 9)), plus its buffers
         if self.name == "zstd":
-            params = zstandard.ZstdCompressionParameters.from_level(self.level)
-            return int(params.estimated_compression_context_size())
+            return zstd_memory(self.level)
         return 0
 
     def compressor(self) -> Compressor:
+        if self.name == "gzip" and self.level in ISAL_LEVELS:  # 31: gzip framing, as zlib's
+            return _Zlib(isal_zlib.compressobj(self.level, isal_zlib.DEFLATED, 31))
         if self.name == "gzip":
             return _Zlib(zlib.compressobj(self.level, zlib.DEFLATED, 31))  # 31: gzip framing
         if self.name == "zstd":
-            # Content size unknown up front (as `zstd` on a pipe); a checksum, as `zstd` writes by default.
-            return _Zlib(zstandard.ZstdCompressor(level=self.level, write_checksum=True).compressobj())
+            return _Zlib(zstd_compressor(self.level).compressobj())
         raise ValueError("no compressor for --compress none")
+
+
+def zstd_compressor(level: int) -> zstandard.ZstdCompressor:
+    """Content size unknown up front (as `zstd` on a pipe); a checksum, as `zstd` writes by default."""
+    workers = _zstd_workers(level)
+    params = zstandard.ZstdCompressionParameters.from_level(
+        level, threads=workers, job_size=ZSTD_JOB if workers else 0, write_checksum=1
+    )
+    return zstandard.ZstdCompressor(compression_params=params)
+
+
+def zstd_memory(level: int) -> int:
+    """What a zstd_compressor(level) holds at most (its memory_size(), measured at levels 1-19): each
+    worker's context (libzstd's estimate is for one, without the stream's buffers: its window and a
+    block in, a block out) and (2 x workers + 4) job buffers."""
+    params = zstandard.ZstdCompressionParameters.from_level(level)
+    context = int(params.estimated_compression_context_size())
+    stream = (1 << params.window_log) + 260 * KiB
+    workers = _zstd_workers(level)
+    if not workers:
+        return context + stream
+    return workers * (context + stream) + (2 * workers + 4) * ZSTD_JOB
+
+
+def _zstd_workers(level: int) -> int:
+    """ZSTD_WORKERS while a job stays ZSTD_JOB: libzstd grows it to its overlap with the previous job,
+    by default 1/8 of the window for fast strategies, up to the whole window for btultra (16+)."""
+    params = zstandard.ZstdCompressionParameters.from_level(level)
+    overlap_log = {9: 9, 8: 9, 7: 8, 6: 7, 5: 7}.get(params.strategy, 6)  # zstd_compress.c's defaults
+    return ZSTD_WORKERS if 1 << (params.window_log - 9 + overlap_log) <= ZSTD_JOB else 0
 
 
 NO_COMPRESSION = OutputCompression("none", 0)
@@ -85,9 +135,10 @@ class Compressor(Protocol):
 
 
 class _Zlib:
-    """zlib's and zstandard's compress objects share compress()/flush(); the wrapper names the type."""
+    """zlib's, isal_zlib's and zstandard's compress objects share compress()/flush(); the wrapper names
+    the type."""
 
-    def __init__(self, inner: zlib._Compress | zstandard.ZstdCompressionObj) -> None:
+    def __init__(self, inner: zlib._Compress | isal_zlib.Compress | zstandard.ZstdCompressionObj) -> None:
         self._inner = inner
 
     def compress(self, data: bytes, /) -> bytes:
@@ -117,10 +168,11 @@ READ_BLOCK = 64 * KiB  # compressed bytes read at a time
 ZSTD_SLICE = 2 * KiB
 
 
-# Decompressor state paid from the memory budget: deflate's 32 KiB window and zlib's buffers; bzip2's
-# ~3.5 MiB at -9; zstd's window as the first frame declares it (zstd -3: 2 MiB, -19: 8 MiB), at most
-# ZSTD_MAX_WINDOW (libzstd's own default limit).
-DECOMPRESSOR_MEMORY = {"gzip": 64 * KiB, "zip": 64 * KiB, "bzip2": 4 * MiB}
+# Decompressor state paid from the memory budget: ISA-L's inflate state (64 KiB of history and its
+# Huffman tables: 87,480 bytes measured) and buffers for gzip; deflate's 32 KiB window and zlib's
+# buffers for zip; bzip2's ~3.5 MiB at -9; zstd's window as the first frame declares it (zstd -3:
+# 2 MiB, -19: 8 MiB), at most ZSTD_MAX_WINDOW (libzstd's own default limit).
+DECOMPRESSOR_MEMORY = {"gzip": 128 * KiB, "zip": 64 * KiB, "bzip2": 4 * MiB}
 ZSTD_MAX_WINDOW = 128 * MiB
 ZSTD_UNKNOWN_WINDOW = 8 * MiB
 
@@ -166,8 +218,10 @@ class _Stream(Protocol):
 
 
 class _ZlibStream:
+    """One gzip member through ISA-L's inflate (isal_zlib: zlib's decompress object, ~1.5x faster)."""
+
     def __init__(self) -> None:
-        self._d = zlib.decompressobj(31)  # 31: gzip framing
+        self._d = isal_zlib.decompressobj(31)  # 31: gzip framing
         self._tail = b""
         self.eof = False
         self.needs_input = True
@@ -223,7 +277,8 @@ _STREAMS: dict[str, type[_ZlibStream | _Bz2Stream | _ZstdStream]] = {
     "bzip2": _Bz2Stream,
     "zstd": _ZstdStream,
 }
-_ERRORS = (zlib.error, OSError, EOFError, zstandard.ZstdError)
+_ISAL_ERROR = cast(type[Exception], isal_zlib.error)  # its stub types it as an instance
+_ERRORS = (zlib.error, _ISAL_ERROR, OSError, EOFError, zstandard.ZstdError)
 
 
 class DecompressingReader:

@@ -58,8 +58,13 @@ def tool_decompress(tool: str, data: bytes, tmp_path: Path) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("name", "suffix", "content_type"),
-    [("gzip", ".gz", "application/gzip"), ("zstd", ".zst", "application/zstd")],
+    ("name", "levels", "suffix", "content_type"),
+    [
+        ("gzip", (), ".gz", "application/gzip"),  # level 2: ISA-L
+        ("gzip", ("--compress-level", "1"), ".gz", "application/gzip"),  # ISA-L
+        ("gzip", ("--compress-level", "6"), ".gz", "application/gzip"),  # zlib
+        ("zstd", (), ".zst", "application/zstd"),
+    ],
 )
 def test_compressed_object_round_trips_through_the_real_tool(
     s3_server: Any,
@@ -68,13 +73,14 @@ def test_compressed_object_round_trips_through_the_real_tool(
     prefix: str,
     tmp_path: Path,
     name: str,
+    levels: tuple[str, ...],
     suffix: str,
     content_type: str,
 ) -> None:
     source = tmp_path / "movies.csv"
     raw = cp1252_csv(300_000)  # ~12 MiB of UTF-8: several 5 MiB parts of compressed output? see below
     source.write_bytes(raw)
-    result = upload(tmp_path, s3_server, shared_bucket, prefix, source, "--compress", name)
+    result = upload(tmp_path, s3_server, shared_bucket, prefix, source, "--compress", name, *levels)
     assert result.returncode == 0, result.output
     key = f"{prefix}/movies.csv{suffix}"
     assert list_keys(s3, shared_bucket, prefix) == [key]
