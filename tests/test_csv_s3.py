@@ -215,18 +215,33 @@ def test_no_manifest(
     assert list_keys(s3, shared_bucket, prefix) == [f"{prefix}/vendas.csv"]
 
 
+def ingest_with_manifest_parts(
+    monkeypatch: pytest.MonkeyPatch, part_size: int, server: Any, bucket: str, prefix: str, src: Path
+) -> Any:
+    """A run through the Python API (in this process, so the manifest's part size can be set)."""
+    from async_ingest import cli, ingest
+
+    for name, value in cli_env().items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli, "MANIFEST_PART", part_size)
+    return ingest(
+        [src],
+        bucket=bucket,
+        endpoint_url=server.endpoint_url,
+        key_template=prefix + "/{filename}",
+        manifest_key=prefix + "/_manifests/{run_id}.json",
+    )
+
+
 def test_a_manifest_larger_than_a_part_goes_up_in_parts_never_held_whole(
     s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 100,000 files make a ~45 MB manifest: it is sent part by part, as one multipart object that is
     # the same JSON document, nothing left open. Wide headers (listed in the manifest) make 90
     # files enough for two parts of 5 MiB, S3's smallest.
-    from async_ingest import cli, ingest, manifest
+    from async_ingest import cli, manifest
 
-    for name, value in cli_env().items():
-        if name.startswith("AWS_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.setattr(cli, "MANIFEST_PART", 5 * MiB)
     made: list[int] = []
     real_in_parts = manifest.in_parts
 
@@ -241,13 +256,7 @@ def test_a_manifest_larger_than_a_part_goes_up_in_parts_never_held_whole(
     header = ",".join(f"measurement_column_{c:05d}" for c in range(2500))
     for index in range(90):
         (src / f"f{index:02d}.csv").write_text(f"{header}\n{index}\n", encoding="utf-8")
-    result = ingest(
-        [src],
-        bucket=shared_bucket,
-        endpoint_url=s3_server.endpoint_url,
-        key_template=prefix + "/{filename}",
-        manifest_key=prefix + "/_manifests/{run_id}.json",
-    )
+    result = ingest_with_manifest_parts(monkeypatch, 5 * MiB, s3_server, shared_bucket, prefix, src)
     assert result.manifest_key is not None, result.errors
     assert len(made) == 2 and made[0] == 5 * MiB
     body = read_object(s3, shared_bucket, result.manifest_key)
@@ -266,23 +275,11 @@ def test_a_manifest_whose_parts_are_refused_leaves_no_upload_open(
 ) -> None:
     # Parts of 1 KiB: S3 (and SeaweedFS) refuse to complete such an upload (EntityTooSmall). The
     # upload is aborted, no manifest exists, and the run says the manifest could not be written.
-    from async_ingest import cli, ingest
-
-    for name, value in cli_env().items():
-        if name.startswith("AWS_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.setattr(cli, "MANIFEST_PART", 1024)
     src = tmp_path / "few"
     src.mkdir()
     for index in range(10):
         (src / f"f{index}.csv").write_text(f"id,name\n{index},n\n", encoding="utf-8")
-    result = ingest(
-        [src],
-        bucket=shared_bucket,
-        endpoint_url=s3_server.endpoint_url,
-        key_template=prefix + "/{filename}",
-        manifest_key=prefix + "/_manifests/{run_id}.json",
-    )
+    result = ingest_with_manifest_parts(monkeypatch, 1024, s3_server, shared_bucket, prefix, src)
     assert result.exit_code == 1 and result.errors == ["the run manifest could not be written"]
     assert result.summary["uploaded"] == 10 and result.manifest_key is None
     assert [k for k in list_keys(s3, shared_bucket, prefix) if "_manifests" in k] == []
