@@ -63,9 +63,10 @@ def object_entry(result: FileResult) -> dict[str, Any]:
     return entry
 
 
-# The manifest goes up in parts of this size (one PUT when it fits in one): a run of 100,000 files
-# has a ~45 MB manifest, which held whole (and copied for the request) had doubled the run's memory.
-MANIFEST_PART = 8 * MiB
+# The manifest goes up in parts of this size, S3's smallest (one PUT when it fits in one): a run
+# of 100,000 files has a ~45 MB manifest, which held whole (and copied for the request) had doubled
+# the run's memory.
+MANIFEST_PART = 5 * MiB
 
 
 def manifest_chunks(
@@ -102,6 +103,7 @@ def in_parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytearray]:
             filled, view = filled + taken, view[taken:]
             if filled == part_size:
                 yield part
+                del part  # before the next buffer is made: never two at once
                 part, filled = bytearray(part_size), 0
     if filled:
         del part[filled:]
