@@ -91,20 +91,16 @@ def manifest_chunks(
 
 
 def in_parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytearray]:
-    """The chunks joined into parts of exactly part_size bytes (the last one smaller), each filled
-    in a buffer made at its full size: growing one by appending had held two copies at its resizes.
-    At most one part is held here: the consumer lets go of a part before asking for the next."""
-    part, filled = bytearray(part_size), 0
+    """The chunks joined into parts of at least part_size bytes (the last one smaller). A part grows
+    as it is filled (a run of a few files holds a few KB, not a whole part; growing a large
+    bytearray moves no bytes on Linux, realloc remaps it), and at most one is held here: the
+    consumer lets go of a part before asking for the next."""
+    part = bytearray()
     for chunk in chunks:
-        view = memoryview(chunk)
-        while view:
-            taken = min(len(view), part_size - filled)
-            part[filled : filled + taken] = view[:taken]
-            filled, view = filled + taken, view[taken:]
-            if filled == part_size:
-                yield part
-                del part  # before the next buffer is made: never two at once
-                part, filled = bytearray(part_size), 0
-    if filled:
-        del part[filled:]
+        part += chunk
+        if len(part) >= part_size:
+            yield part
+            del part  # before the next one is started
+            part = bytearray()
+    if part:
         yield part

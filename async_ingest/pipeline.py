@@ -62,8 +62,8 @@ from async_ingest.units import KiB, MiB
 from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
 
 # Slack over a file's worst-case output in its one-part buffer: a compressor's frame and block
-# headers (zstd and deflate add well under 1 KiB to a small input). Small, since each of up to 256
-# small files in flight holds one: at 64 KiB, 100,000 tiny files at --concurrency 100000 held 16 MiB.
+# headers (zstd and deflate add well under 1 KiB to a small input). Small, since every small file in
+# flight holds one: at 64 KiB, 256 tiny files in flight had held 16 MiB.
 MIN_RESERVATION = 4 * KiB
 STREAM_LENGTH = 1 << 62  # what the part filler may read of a stream: until its end
 MIN_PARTS_IN_FLIGHT = 2  # one sending while the next fills
