@@ -51,6 +51,12 @@ ICONV_AWS = (
     "--content-type text/csv --only-show-errors"
 )
 
+# A .csv.gz source (bench/compress.py --gz-source): what a shell user would pipe.
+GUNZIP_ICONV_AWS = (
+    'set -o pipefail; gunzip -c "$1" | iconv -f CP1252 -t UTF-8 | "$2" --endpoint-url "$3" s3 cp - "$4" '
+    "--content-type text/csv --only-show-errors"
+)
+
 
 @dataclass(frozen=True)
 class Input:
@@ -208,6 +214,20 @@ def _iconv_s5cmd(i: Input, t: Target, p: PeerEnv) -> list[str]:
 
 def _iconv_aws(i: Input, t: Target, p: PeerEnv) -> list[str]:
     return ["bash", "-c", ICONV_AWS, "iconv-aws", str(i.path), p.aws, t.endpoint_url, t.url(i.path.name)]
+
+
+def gunzip_iconv_aws(gz_path: Path, t: Target, p: PeerEnv, name: str) -> list[str]:
+    """gunzip -c | iconv | aws s3 cp - of a Windows-1252 .csv.gz, to the key <prefix>/<name>."""
+    return [
+        "bash",
+        "-c",
+        GUNZIP_ICONV_AWS,
+        "gunzip-iconv-aws",
+        str(gz_path),
+        p.aws,
+        t.endpoint_url,
+        t.url(name),
+    ]
 
 
 def _pandas(i: Input, t: Target, p: PeerEnv) -> list[str]:
