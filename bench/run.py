@@ -26,7 +26,8 @@ What is measured, and how:
   (perf_counter around spawn and wait), client user+sys CPU and peak RSS of the whole process tree
   (``getrusage(RUSAGE_CHILDREN)`` in the launcher), server CPU (SeaweedFS utime+stime from /proc).
 * Correctness: a run counts only if the tool exited 0 and every object is there with the UTF-8 size
-  of its file and a text Content-Type; otherwise the table shows it as FAILED.
+  of its file and a text Content-Type (a ``--compress`` variant: key + .gz/.zst, its Content-Type, the
+  UTF-8 size once decompressed); otherwise the table shows it as FAILED.
 * Runs are interleaved (for run: for input: for tool, the tool order rotating from run to run); the
   table shows medians and async_ingest's ratio to each peer. The 8 x 256 MiB folder is the flat-memory
   check and the slowest scenario: it runs once unless --many-runs says otherwise (time budget).
@@ -63,11 +64,14 @@ import convergence  # noqa: E402
 import generate  # noqa: E402
 import peers  # noqa: E402
 import report  # noqa: E402
+import zstandard  # noqa: E402  (async_ingest depends on it and on isal: the --compress checks)
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
+from isal import igzip  # noqa: E402
 from linkproxy import MB, LinkProfile, LinkProxy, parse_link  # noqa: E402
 from measure import run_measured  # noqa: E402
 
+from async_ingest.compression import NO_COMPRESSION, OutputCompression  # noqa: E402
 from async_ingest.local import LocalS3Server, find_weed  # noqa: E402
 from async_ingest.units import GiB, MiB, parse_size  # noqa: E402
 
@@ -261,23 +265,54 @@ def list_sizes(s3: Any, bucket: str) -> dict[str, int]:
     return sizes
 
 
-def check_objects(s3: Any, target: peers.Target, item: peers.Input) -> str | None:
-    """None when every object is there with its UTF-8 size and a text Content-Type; else what is wrong."""
-    expected = {f"{target.prefix}/{name}": size for name, size in item.expected.items()}
+def check_objects(
+    s3: Any, target: peers.Target, item: peers.Input, output: OutputCompression = NO_COMPRESSION
+) -> str | None:
+    """None when every object is there with its UTF-8 size and a text Content-Type; else what is wrong.
+    A --compress variant's objects (key + suffix) must have its Content-Type and, decompressed, the
+    UTF-8 size (checked on the HEADed sample: it downloads them)."""
+    expected = {f"{target.prefix}/{name}{output.suffix}": size for name, size in item.expected.items()}
     listed = list_sizes(s3, target.bucket)
     missing = [k for k in expected if k not in listed]
     if missing:
         return f"{len(missing)} of {len(expected)} object(s) missing, e.g. {missing[0]}"
-    wrong = [f"{k}: {listed[k]} bytes, expected {size}" for k, size in expected.items() if listed[k] != size]
+    compressed = output.content_type is not None
+    wrong = [
+        f"{k}: {listed[k]} bytes, expected {'fewer than ' if compressed else ''}{size}"
+        for k, size in expected.items()
+        if (listed[k] >= size if compressed else listed[k] != size)
+    ]
     if wrong:
         return f"{len(wrong)} object(s) of the wrong size, e.g. {wrong[0]}"
     keys = sorted(expected)
     sample = keys if len(keys) <= HEAD_ALL_UP_TO else keys[:10] + keys[-10:]
     for key in sample:
         head = s3.head_object(Bucket=target.bucket, Key=key)
-        if head["ContentLength"] != expected[key] or not head.get("ContentType", "").startswith("text/"):
-            return f"{key}: HEAD says {head['ContentLength']} bytes, {head.get('ContentType')!r}"
+        content_type = head.get("ContentType", "")
+        if compressed and content_type != output.content_type:
+            return f"{key}: Content-Type {content_type!r}, expected {output.content_type!r}"
+        if compressed and (size := decompressed_size(s3, target.bucket, key, output)) != expected[key]:
+            return f"{key}: {size} bytes once decompressed ({output.name}), expected {expected[key]}"
+        if not compressed and (
+            head["ContentLength"] != expected[key] or not content_type.startswith("text/")
+        ):
+            return f"{key}: HEAD says {head['ContentLength']} bytes, {content_type!r}"
     return None
+
+
+def decompressed_size(s3: Any, bucket: str, key: str, output: OutputCompression) -> int:
+    """Bytes of a gzip or zstd object once decompressed, streamed (never held whole)."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    reader: Any = (
+        igzip.IGzipFile(fileobj=body)
+        if output.name == "gzip"
+        else zstandard.ZstdDecompressor().stream_reader(body)
+    )
+    total = 0
+    with reader:
+        while chunk := reader.read(MiB):
+            total += len(chunk)
+    return total
 
 
 def drop_bucket(s3: Any, bucket: str) -> None:
@@ -357,7 +392,7 @@ class Bench:
         if usage.exit_code != 0:
             result.error = f"exit {usage.exit_code}: {last_line(log_path)}"
         else:
-            result.error = self.checked(target, item)
+            result.error = self.checked(target, item, tool)
         if result.ok and peers.is_async_ingest(tool) and not item.is_folder:
             add_convergence(result, log_path)
         try:
@@ -376,10 +411,10 @@ class Bench:
             rate = min(rate, self.args.link.conn_mbps * MB / 2)
         return 300 + item.source_bytes / rate
 
-    def checked(self, target: peers.Target, item: peers.Input) -> str | None:
+    def checked(self, target: peers.Target, item: peers.Input, tool: peers.Tool) -> str | None:
         try:
-            return check_objects(self.s3, target, item)
-        except (BotoCoreError, ClientError) as exc:
+            return check_objects(self.s3, target, item, tool.output)
+        except (BotoCoreError, ClientError, zstandard.ZstdError, OSError) as exc:  # OSError: bad gzip
             return f"checking the objects failed: {exc}"
 
     def dump_stacks(self, pid: int, log_path: Path) -> None:
