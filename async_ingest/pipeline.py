@@ -13,7 +13,7 @@ import functools
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -545,21 +545,14 @@ def _small_file_etag(job: FileJob) -> str | None:
 LISTED_PER_FILE = 10
 
 
-async def listed_keys(s3: S3, settings: IngestSettings, keys: Iterable[str]) -> dict[str, Listed] | None:
+async def listed_keys(s3: S3, settings: IngestSettings, keys: list[str]) -> dict[str, Listed] | None:
     """ETags of the keys already in the bucket under the keys' common prefix, or None: unknown
-    (listing not allowed, or too many objects there), check each file with a HEAD. keys are read
-    once, as made: the prefix common to all is the one the first and last in order share."""
-    if settings.force:
-        return None
-    count, lowest, highest = 0, "", ""
-    for key in keys:
-        lowest, highest = (key, key) if not count else (min(lowest, key), max(highest, key))
-        count += 1
-    if not count:
+    (listing not allowed, or too many objects there), check each file with a HEAD."""
+    if settings.force or not keys:
         return None
     try:
-        prefix = os.path.commonprefix([lowest, highest])  # noqa: RUF071 (an S3 prefix is compared by character)
-        return await s3.list_etags_upto(settings.bucket, prefix, LISTED_PER_FILE * count)
+        prefix = os.path.commonprefix(keys)  # noqa: RUF071 (an S3 prefix is compared by character)
+        return await s3.list_etags_upto(settings.bucket, prefix, LISTED_PER_FILE * len(keys))
     except S3Error:
         return None
 
