@@ -416,10 +416,11 @@ log "container peak memory (cgroup, ./data): $PEAK_SMALL"
 # as exactly the expected UTF-8 bytes (steps 6 and 7).
 check_sample_objects() {
     ENDPOINT=$1 BUCKET=$2 DATA=$REPO/data "$PY" - <<'EOF'
-import os, sys
+import os, sys, time
 from pathlib import Path
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
                   aws_access_key_id="container-test", aws_secret_access_key="container-test",
@@ -438,7 +439,19 @@ for name, want in expected.items():
         print(f"  {name}: expected one object, found {found} among {keys}")
         failed = True
         continue
-    got = s3.get_object(Bucket=os.environ["BUCKET"], Key=found[0])["Body"].read()
+    # A SeaweedFS just restarted (the compose step) answers health checks before its volume server
+    # has re-registered with the master: reads fail with InternalError for a few seconds. Wait for
+    # it (up to 60 s) rather than report a restart race as a wrong object.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            got = s3.get_object(Bucket=os.environ["BUCKET"], Key=found[0])["Body"].read()
+            break
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in ("InternalError", "ServiceUnavailable", "SlowDown") or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
     if got != want:
         print(f"  {found[0]}: content differs ({len(got)} bytes, expected {len(want)} UTF-8 bytes)")
         failed = True
