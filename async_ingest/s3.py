@@ -25,6 +25,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 from botocore import utils as botocore_utils
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
+from botocore.regions import EndpointResolver
 
 from async_ingest.checksums import CHECKSUMS, StoredChecksum, stored_checksum
 from async_ingest.ratelimit import TokenBucket, slice_size
@@ -355,7 +356,35 @@ def make_session(settings: ConnectionSettings) -> aioboto3.Session:
     session._session.get_component("response_parser_factory").set_parser_defaults(
         timestamp_parser=parse_timestamp
     )
+    session._session._internal_components.lazy_register_component(
+        "endpoint_resolver", lambda: lean_endpoint_resolver(session._session)
+    )
     return session
+
+
+# The services a run's clients talk to: S3, and those botocore's credential providers call
+# (AssumeRole and web identity, SSO and its token refresh, `aws login`).
+ENDPOINT_SERVICES = frozenset({"s3", "sts", "sso", "sso-oidc", "signin"})
+
+
+def lean_endpoint_resolver(botocore_session: Any) -> EndpointResolver:
+    """botocore parses endpoints.json, every AWS service in every partition, into ~6 MB of dicts
+    that stay for the whole run, though a run needs S3 and the credential services. The resolver
+    keeps every partition (regions, DNS suffixes, defaults) with only those services' entries; a
+    service without an entry resolves through its partition's defaults, as botocore does for any
+    new service. The parsed file is dropped from the loader's cache so its memory goes back."""
+    loader = botocore_session.get_component("data_loader")
+    endpoints, path = loader.load_data_with_path("endpoints")
+    partitions = [
+        {**partition, "services": {k: v for k, v in partition["services"].items() if k in ENDPOINT_SERVICES}}
+        for partition in endpoints["partitions"]
+    ]
+    lean = {**endpoints, "partitions": partitions}
+    cache = getattr(loader, "_cache", None)
+    if isinstance(cache, dict):
+        for key in [k for k in cache if isinstance(k, tuple) and "endpoints" in k]:
+            del cache[key]
+    return EndpointResolver(lean, uses_builtin_data=loader.is_builtin_path(path))
 
 
 def parse_timestamp(text: str) -> Any:
