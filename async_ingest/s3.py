@@ -737,6 +737,28 @@ class S3:
             kwargs["ContinuationToken"] = response["NextContinuationToken"]
 
 
+def cache_endpoints_per_bucket(client: Any) -> None:
+    """botocore resolves every request's endpoint through S3's rule set, with a cache keyed on all
+    the rule set's parameters, `Key` among them: every new object missed it and paid ~0.3 ms of CPU
+    (0.43 ms a lookup against 0.10 cached). No rule reads `Key`, `Prefix` or `CopySource`, so they
+    are left out of the lookup and a run resolves once per bucket and operation kind. A parameter
+    some future rule set reads stays in; without botocore's resolver nothing changes."""
+    resolver = getattr(client, "_ruleset_resolver", None)
+    provider = getattr(resolver, "_provider", None)
+    resolve = getattr(provider, "resolve_endpoint", None)
+    rules = json.dumps(getattr(getattr(provider, "ruleset", None), "rules", None) or [], default=vars)
+    if provider is None or resolve is None or '"ref"' not in rules:
+        return
+    unused = [name for name in ("Key", "Prefix", "CopySource") if f'"ref": "{name}"' not in rules]
+
+    def resolve_endpoint(**params: Any) -> Any:
+        for name in unused:
+            params.pop(name, None)
+        return resolve(**params)
+
+    provider.resolve_endpoint = resolve_endpoint
+
+
 def bandwidth_limiter(bwlimit: int | None) -> TokenBucket | None:
     """--bwlimit bytes per second across all uploads; bursts of one body slice at most."""
     if bwlimit is None:
@@ -781,4 +803,5 @@ async def open_s3(settings: ConnectionSettings, bwlimit: int | None = None) -> A
             )
         except (BotoCoreError, ValueError) as exc:
             raise wrap_error(exc, "AWS configuration") from None
+        cache_endpoints_per_bucket(client)
         yield S3(client, settings.max_attempts, bandwidth_limiter(bwlimit)), region

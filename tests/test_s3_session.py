@@ -7,7 +7,13 @@ import asyncio
 import aioboto3
 import pytest
 
-from async_ingest.s3 import ENDPOINT_SERVICES, ConnectionSettings, Credentials, make_session
+from async_ingest.s3 import (
+    ENDPOINT_SERVICES,
+    ConnectionSettings,
+    Credentials,
+    cache_endpoints_per_bucket,
+    make_session,
+)
 
 REGIONS = ["us-east-1", "eu-west-3", "ap-southeast-2", "cn-north-1", "us-gov-west-1", "us-iso-east-1"]
 CREDENTIALS = Credentials(access_key_id="AKIDEXAMPLE", secret_access_key="example-secret")
@@ -37,3 +43,41 @@ def test_lean_endpoint_data_keeps_only_the_services_a_run_calls() -> None:
     assert "s3" in services and services <= ENDPOINT_SERVICES
     loader = botocore_session.get_component("data_loader")
     assert not [key for key in loader._cache if "endpoints" in key]
+
+
+async def _resolved(client: object, calls: list[tuple[str, str]]) -> list[str]:
+    resolver = client._ruleset_resolver  # type: ignore[attr-defined]
+    operation = client.meta.service_model.operation_model("PutObject")  # type: ignore[attr-defined]
+    urls = []
+    for bucket, key in calls:
+        params = {"Bucket": bucket, "Key": key, "Body": b""}
+        endpoint = await resolver.construct_endpoint(operation, params, {})
+        urls.append(endpoint.url)
+    return urls
+
+
+@pytest.mark.parametrize("endpoint_url", [None, "http://127.0.0.1:9/"])
+def test_endpoints_cached_per_bucket_resolve_as_before(endpoint_url: str | None) -> None:
+    calls = [("bucket-a", "k1"), ("bucket-a", "dir/k2"), ("bucket.with.dots", "k1"), ("bucket-b", "k3")]
+
+    async def both() -> tuple[list[str], list[str], list[dict[str, object]]]:
+        session = make_session(ConnectionSettings(credentials=CREDENTIALS))
+        async with session.client("s3", region_name="eu-west-3", endpoint_url=endpoint_url) as client:
+            before = await _resolved(client, calls)
+            provider = client._ruleset_resolver._provider
+            seen: list[dict[str, object]] = []
+            original = provider.resolve_endpoint
+
+            def spy(**params: object) -> object:
+                seen.append(params)
+                return original(**params)
+
+            provider.resolve_endpoint = spy
+            cache_endpoints_per_bucket(client)
+            after = await _resolved(client, calls)
+            return before, after, seen
+
+    before, after, seen = asyncio.run(both())
+    assert after == before
+    assert len(set(before)) == 3  # the bucket still decides the endpoint
+    assert seen and all("Key" not in params and params["Bucket"] for params in seen)
