@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -85,7 +86,17 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _rows(text: str, delimiter: str, quotechar: str) -> list[list[str]]:
+def _lines(text: str) -> list[str]:
+    """The first SNIFF_ROWS non-empty lines, ended by CR LF, CR or LF as the csv module ends them."""
+    lines = (line for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line)
+    return list(itertools.islice(lines, SNIFF_ROWS))
+
+
+def _rows(text: str, delimiter: str, quotechar: str, lines: list[str] | None = None) -> list[list[str]]:
+    if quotechar not in text:
+        # Without quotes the csv module's records are the lines split at the delimiter (~10x faster;
+        # a sample is below its 128 K field limit, so it never stops early either).
+        return [line.split(delimiter) for line in (_lines(text) if lines is None else lines)]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar)
     rows: list[list[str]] = []
     try:
@@ -117,14 +128,22 @@ def sniff(sample: bytes, *, complete: bool, delimiter: str | None = None) -> Dia
     text = sample[: end or len(sample)].decode("utf-8", errors="replace").removeprefix("\ufeff")
     quotechar = '"'
     # ' quotes only when no " appears and whole fields are in ' on many lines (not an apostrophe).
-    single = re.findall(r"(?:^|[,;|\t])'[^'\n]*'(?:[,;|\t]|\r?$)", text, re.MULTILINE)
-    if '"' not in text and len(single) >= max(2, text.count("\n") // 10):
-        quotechar = "'"
-    candidates = (delimiter,) if delimiter else CANDIDATES
-    scored = [(_score(_rows(text, d, quotechar)), -i, d) for i, d in enumerate(candidates)]
-    best_score, _, best = max(scored)
+    # Each such field opens right after a line start or a delimiter: counting those openings first
+    # spares the regex on text whose apostrophes sit inside words (it costs ~0.2 ms per 10 KiB).
+    needed = max(2, text.count("\n") // 10)
+    openings = text.startswith("'") + sum(text.count(lead + "'") for lead in ("\n", *CANDIDATES))
+    if '"' not in text and openings >= needed:
+        single = re.findall(r"(?:^|[,;|\t])'[^'\n]*'(?:[,;|\t]|\r?$)", text, re.MULTILINE)
+        if len(single) >= needed:
+            quotechar = "'"
+    # A candidate absent from the sample would parse as one field a row: no parse needed to lose.
+    candidates = (delimiter,) if delimiter else tuple(d for d in CANDIDATES if d in text)
+    unquoted = _lines(text) if quotechar not in text else None
+    parsed = {d: _rows(text, d, quotechar, unquoted) for d in candidates}
+    scored = [(_score(rows), -i, d) for i, (d, rows) in enumerate(parsed.items())]
+    best_score, _, best = max(scored, default=((False, 0.0, 0), 0, ""))
     chosen = best if (delimiter or best_score[0]) else None
-    rows = _rows(text, chosen or NO_DELIMITER.decode(), quotechar)
+    rows = parsed[chosen] if chosen else _rows(text, NO_DELIMITER.decode(), quotechar, unquoted)
     header = bool(rows) and first_line_complete and _looks_like_header(rows[0])
     names = tuple(rows[0]) if header else ()
     not_csv = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import random
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from async_ingest import csvcheck
 from async_ingest.csvcheck import CsvChecker, CsvPolicy, CsvRejected, CsvStats, csv_metadata, sniff
 
 
@@ -222,3 +224,15 @@ def test_malformed_quoting_matches_the_csv_module(tokens: list[str], cuts: list[
     data = "".join(tokens).encode()
     stats = check(data, [c for c in cuts if c <= len(data)], delimiter=",", sniff_bytes=3)
     assert_matches_csv_module(data, stats)
+
+
+def test_sniff_rows_without_quotes_are_the_csv_modules_records() -> None:
+    """The split fast path gives the csv module's records for any unquoted text: CR, LF, CR LF,
+    blank lines, empty fields, more lines than a sniff reads."""
+    rnd = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rnd.choice("ab ,;|\t\r\n") for _ in range(rnd.randint(0, 2500)))
+        for delimiter in (*csvcheck.CANDIDATES, csvcheck.NO_DELIMITER.decode()):
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+            expected = list(itertools.islice((row for row in reader if row), csvcheck.SNIFF_ROWS))
+            assert csvcheck._rows(text, delimiter, '"') == expected
