@@ -24,6 +24,7 @@ from aiobotocore.httpsession import AIOHTTPSession
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 from botocore import utils as botocore_utils
+from botocore.context import get_context
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 from botocore.regions import EndpointResolver
 
@@ -448,6 +449,9 @@ def client_config(settings: ConnectionSettings) -> AioConfig:
         # S3-compatible servers reject or store wrongly.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
+        # Every call's parameters are built here from checked settings; botocore's check of them
+        # against the model cost ~0.2 ms per request (5% of a small file's CPU).
+        parameter_validation=False,
         s3={
             # S3-compatible servers behind an endpoint URL rarely do virtual-hosted buckets.
             "addressing_style": "path" if settings.endpoint_url else "auto",
@@ -759,6 +763,26 @@ def cache_endpoints_per_bucket(client: Any) -> None:
     provider.resolve_endpoint = resolve_endpoint
 
 
+def cache_user_agent(client: Any) -> None:
+    """botocore builds the User-Agent string twice per request, sanitising it character by
+    character (~0.25 ms of CPU per request, 7% of a small file's). It depends only on the client
+    and on the features the request context has recorded, so it is kept per feature set."""
+    creator = getattr(client, "_user_agent_creator", None)
+    build = getattr(creator, "to_string", None)
+    if creator is None or build is None:
+        return
+    built: dict[frozenset[str], str] = {}
+
+    def to_string() -> str:
+        context = get_context()
+        features = frozenset(context.features) if context is not None else frozenset()
+        if features not in built:
+            built[features] = build()
+        return built[features]
+
+    creator.to_string = to_string
+
+
 def bandwidth_limiter(bwlimit: int | None) -> TokenBucket | None:
     """--bwlimit bytes per second across all uploads; bursts of one body slice at most."""
     if bwlimit is None:
@@ -804,4 +828,5 @@ async def open_s3(settings: ConnectionSettings, bwlimit: int | None = None) -> A
         except (BotoCoreError, ValueError) as exc:
             raise wrap_error(exc, "AWS configuration") from None
         cache_endpoints_per_bucket(client)
+        cache_user_agent(client)
         yield S3(client, settings.max_attempts, bandwidth_limiter(bwlimit)), region

@@ -6,12 +6,14 @@ import asyncio
 
 import aioboto3
 import pytest
+from botocore.useragent import register_feature_id
 
 from async_ingest.s3 import (
     ENDPOINT_SERVICES,
     ConnectionSettings,
     Credentials,
     cache_endpoints_per_bucket,
+    cache_user_agent,
     make_session,
 )
 
@@ -81,3 +83,26 @@ def test_endpoints_cached_per_bucket_resolve_as_before(endpoint_url: str | None)
     assert after == before
     assert len(set(before)) == 3  # the bucket still decides the endpoint
     assert seen and all("Key" not in params and params["Bucket"] for params in seen)
+
+
+def test_user_agent_kept_per_feature_set_is_botocores() -> None:
+    from botocore.context import start_as_current_context
+
+    async def strings() -> list[tuple[str, str]]:
+        session = make_session(ConnectionSettings(credentials=CREDENTIALS))
+        async with session.client("s3", region_name="us-east-1") as client:
+            creator = client._user_agent_creator
+            build = creator.to_string
+            cache_user_agent(client)
+            pairs = [(creator.to_string(), build())]
+            with start_as_current_context():
+                register_feature_id("RETRY_MODE_STANDARD")
+                pairs.append((creator.to_string(), build()))
+                register_feature_id("FLEXIBLE_CHECKSUMS_REQ_CRC64")
+                pairs.append((creator.to_string(), build()))
+            pairs.append((creator.to_string(), build()))
+            return pairs
+
+    pairs = asyncio.run(strings())
+    assert all(cached == fresh for cached, fresh in pairs)
+    assert len({cached for cached, _ in pairs}) == 3  # the features recorded still show
