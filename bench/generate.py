@@ -20,6 +20,7 @@ the wrong size, or made by another generator version or seed.
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from collections.abc import Iterator
@@ -276,11 +277,13 @@ class DataFactory:
             self._save(manifest, expected, files)
         return utf8, cp1252
 
-    def folder(self, count: int, size: int, label: str) -> Path:
-        """A folder of count UTF-8 files of size bytes each, with distinct ids."""
+    def folder(self, count: int, size: int, label: str, encoding: str = "utf-8") -> Path:
+        """A folder of count files with distinct ids, each of size bytes once in UTF-8; in encoding
+        (utf-8 or cp1252: the same text, so the Windows-1252 files are a little smaller)."""
         folder = self.root / label
         manifest = self.root / f"{label}.manifest.json"
-        expected = self.spec.manifest(kind="folder", count=count, size=size)
+        cp1252 = {} if encoding == "utf-8" else {"encoding": encoding}  # UTF-8 folders keep their cache
+        expected = self.spec.manifest(kind="folder", count=count, size=size, **cp1252)
         if not self._cached(manifest, expected):
             folder.mkdir(parents=True, exist_ok=True)
             manifest.unlink(missing_ok=True)
@@ -290,11 +293,10 @@ class DataFactory:
             copies_per_file = size // BLOCK_BYTES + 2
             for i in range(count):
                 path = folder / f"movies-{i + 1:05d}.csv"
-                with open(path, "wb") as fu:
+                with open(path, "wb") as out:
                     start = (i * 37) % self.block.rows if size < BLOCK_BYTES else 0
-                    write_csv(
-                        _Writer(fu, None), self.block, size, i * copies_per_file, self.spec.newline, start
-                    )
+                    writer = _Writer(out, None) if encoding == "utf-8" else _Writer(io.BytesIO(), out)
+                    write_csv(writer, self.block, size, i * copies_per_file, self.spec.newline, start)
                 files[str(path.relative_to(self.root))] = size
             self._save(manifest, expected, files)
         return folder

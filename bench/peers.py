@@ -296,19 +296,19 @@ def make_tools(pandas_max_bytes: int) -> list[Tool]:
         Tool(
             "iconv_aws",
             "iconv -f CP1252 -t UTF-8 | aws s3 cp -",
-            lambda i: i.encoding == "cp1252",
+            lambda i: i.encoding == "cp1252" and not i.is_folder,
             _iconv_aws,
         ),
         Tool(
             "iconv_s5cmd",
             "iconv -f CP1252 -t UTF-8 | s5cmd pipe",
-            lambda i: i.encoding == "cp1252",
+            lambda i: i.encoding == "cp1252" and not i.is_folder,
             _iconv_s5cmd,
         ),
         Tool(
             "pandas",
             "pandas read_csv/to_csv + put_object",
-            lambda i: i.encoding == "cp1252",
+            lambda i: i.encoding == "cp1252" and not i.is_folder,
             _pandas,
             pandas_skip,
         ),

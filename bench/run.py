@@ -184,12 +184,22 @@ def prepare_inputs(args: argparse.Namespace, factory: generate.DataFactory) -> l
         inputs += single_inputs(factory, size)
     for count, size, kind in folder_specs(args):
         label = f"{count} x {report.size_label(size)}"
-        folder = factory.folder(count, size, f"{kind}-{count}x{report.size_label(size).replace(' ', '')}")
+        size_tag = report.size_label(size).replace(" ", "")
+        folder = factory.folder(count, size, f"{kind}-{count}x{size_tag}")
         expected = {p.name: size for p in sorted(folder.glob("*.csv"))}
         name = f"{label} UTF-8 (folder)"
         inputs.append(
             peers.Input(name, folder, "utf-8", expected, count * size, factory.spec.newline, label, kind)
         )
+        if kind == "small":
+            # The same text in Windows-1252 (issue 13): only async_ingest takes it; the raw-bytes
+            # peers' figures are those of the UTF-8 folder above.
+            folder = factory.folder(count, size, f"{kind}-{count}x{size_tag}-cp1252", encoding="cp1252")
+            source_bytes = sum(p.stat().st_size for p in folder.glob("*.csv"))
+            inputs.append(
+                peers.Input(f"{label} Windows-1252 (folder)", folder, "cp1252", expected, source_bytes,
+                            factory.spec.newline, label, kind)
+            )  # fmt: skip
     return inputs
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import codecs
 import random
 import struct
+from collections import Counter
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from async_ingest import encoding
 from async_ingest.encoding import (
     ASCII_DETECTION,
     PREFERENCE_ORDER,
@@ -454,3 +456,20 @@ def test_preference_order_uses_canonical_codec_names() -> None:
 )
 def test_ascii_compatible(name: str, expected: bool) -> None:
     assert ascii_compatible(name) is expected
+
+
+def test_covered_letters_are_the_best_language_plus_half_the_best_second() -> None:
+    """_covered (letters counted into the alphabets that hold them) against its definition, on random
+    mixes of Latin and non-Latin letters."""
+    alphabets = encoding._ALPHABETS
+    pool = sorted({letter for alphabet in alphabets for letter in alphabet} | set("x€q"))
+    rnd = random.Random(5)
+    for _ in range(3000):
+        letters = Counter({rnd.choice(pool): rnd.randint(1, 40) for _ in range(rnd.randint(1, 25))})
+        totals = [sum(n for letter, n in letters.items() if letter in alphabet) for alphabet in alphabets]
+        best = alphabets[totals.index(max(totals))]
+        second = max(
+            sum(n for letter, n in letters.items() if letter in alphabet and letter not in best)
+            for alphabet in alphabets
+        )
+        assert encoding._covered(letters) == max(totals) + encoding.SECOND_LANGUAGE_WEIGHT * second
