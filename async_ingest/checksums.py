@@ -17,8 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from awscrt import checksums as crt
-
 Part = bytes | bytearray | memoryview
 ChecksumName = Literal["crc64nvme", "crc32c", "crc32", "sha256", "md5"]
 CHECKSUM_NAMES: tuple[ChecksumName, ...] = ("crc64nvme", "crc32c", "crc32", "sha256", "md5")
@@ -31,13 +29,18 @@ def b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def _crc(
-    compute: Callable[[Part, int], int], combine: Callable[[int, int, int], int], width: int
-) -> tuple[Callable[[Part], bytes], Callable[[bytes, bytes, int], bytes]]:
+def _crc(name: str, width: int) -> tuple[Callable[[Part], bytes], Callable[[bytes, bytes, int], bytes]]:
+    # awscrt is imported at first use: loading it costs ~80 ms of CPU that a dry run does not need.
     def digest(data: Part) -> bytes:
+        from awscrt import checksums as crt
+
+        compute: Callable[[Part, int], int] = getattr(crt, name)
         return compute(data, 0).to_bytes(width, "big")
 
     def joined(first: bytes, second: bytes, second_size: int) -> bytes:
+        from awscrt import checksums as crt
+
+        combine: Callable[[int, int, int], int] = getattr(crt, f"combine_{name}")
         value = combine(int.from_bytes(first, "big"), int.from_bytes(second, "big"), second_size)
         return value.to_bytes(width, "big")
 
@@ -137,9 +140,9 @@ class Checksum:
         return b64(value)
 
 
-_crc64nvme = _crc(crt.crc64nvme, crt.combine_crc64nvme, 8)
-_crc32c = _crc(crt.crc32c, crt.combine_crc32c, 4)
-_crc32 = _crc(crt.crc32, crt.combine_crc32, 4)
+_crc64nvme = _crc("crc64nvme", 8)
+_crc32c = _crc("crc32c", 4)
+_crc32 = _crc("crc32", 4)
 CHECKSUMS: dict[str, Checksum] = {
     "crc64nvme": Checksum("crc64nvme", *_crc64nvme),
     "crc32c": Checksum("crc32c", *_crc32c),

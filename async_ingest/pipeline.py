@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from async_ingest import __version__
@@ -53,13 +53,16 @@ from async_ingest.parts import (
     same_etag,
     single_put_etag,
 )
-from async_ingest.s3 import S3, Listed, S3Error, StoredObject
+from async_ingest.s3_model import Listed, S3Error, StoredObject
 from async_ingest.settings import IngestSettings
 from async_ingest.sources import SourceChanged, SourceFile, SourceReader, read_region, read_windows
 from async_ingest.stdin import NOT_AGAIN, STDIN_HEAD, StdinSource
 from async_ingest.transcode import DecodeFailure, Transcoder
 from async_ingest.units import KiB, MiB
 from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
+
+if TYPE_CHECKING:  # the S3 face loads botocore: a dry run goes without it
+    from async_ingest.s3 import S3
 
 # Slack over a file's worst-case output in its one-part buffer: a compressor's frame and block
 # headers (zstd and deflate add well under 1 KiB to a small input). Small, since every small file in

@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from async_ingest.budget import MemoryBudget
 from async_ingest.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum, StoredChecksum, b64
 from async_ingest.flight import PartsInFlight
 from async_ingest.parts import FilledPart, multipart_etag, same_etag, single_put_etag
-from async_ingest.s3 import S3, S3Error, StoredObject
+from async_ingest.s3_model import S3Error, StoredObject
+
+if TYPE_CHECKING:  # the S3 face loads botocore: a dry run goes without it
+    from async_ingest.s3 import S3
 
 ABORT_ATTEMPTS = 3
 

@@ -18,7 +18,7 @@ from async_ingest.budget import physical_memory
 from async_ingest.cli import UsageError, parse_settings
 from async_ingest.encoding import resolve_codec
 from async_ingest.keys import InvalidKey, validate_template
-from async_ingest.s3 import validate_endpoint_url
+from async_ingest.s3_model import validate_endpoint_url
 from async_ingest.sources import shard_from_environment
 from async_ingest.units import parse_size
 from tests.conftest import REPO, CliResult, cli_env, list_keys, run_cli
