@@ -818,14 +818,13 @@ def _western_shortcut(sample: bytes, high_bytes: bytes) -> Detection | None:
     if not high_bytes or high_bytes.translate(None, _WESTERN_REJECT) != high_bytes:
         return None  # a byte outside the accepted set anywhere in the samples
     classes = sample.translate(_WESTERN_CLASS)
-    evidence = len(sample) - classes.count(b".") - classes.count(b"a") - classes.count(b"A")
     ascii_letters = classes.count(b"a") + classes.count(b"A")
+    evidence = len(sample) - classes.count(b".") - ascii_letters
     if b"c" in classes or evidence > max(2.0, WESTERN_MAX_DENSITY * ascii_letters):
         return None
     if _LONG_RUN in sample.translate(_NON_ASCII_FLAG):
         return None
-    high = sample.translate(None, _ASCII_BYTES)
-    counts = {byte: high.count(byte) for byte in set(high)}
+    counts = Counter(sample.translate(None, _ASCII_BYTES))
     bad = len(_GLUED_SYMBOL.findall(classes)) + classes.count(b"aH") + classes.count(b"hH")
     score = _reading_score("cp1252", counts, evidence, bad)
     if score is None or score < WESTERN_SHORTCUT_MIN:
