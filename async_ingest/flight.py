@@ -38,7 +38,7 @@ START_PARTS = 2  # one part sending while the next is filled: enough on loopback
 # Before any part has landed, once the first has been sending this long (a loopback or in-region part
 # lands sooner), one more part in flight per STARTUP_STEP_S while every buffer is busy.
 STARTUP_WAIT_S = 0.5
-STARTUP_STEP_S = 0.1
+STARTUP_STEP_S = 0.05
 QUEUED_LOW = 1.0  # parts queued at the bottleneck below which the window grows
 QUEUED_HIGH = 2.5  # ... above which it is cut back to the saturation point
 # ... and only while parts take at most this much longer than the base: at a few parts in flight,

@@ -123,6 +123,22 @@ def test_opens_fast_enough_to_converge_early() -> None:
         pytest.fail("never reached 90% of the steady rate")
 
 
+def test_opens_ten_parts_within_a_second_before_any_part_lands() -> None:
+    """Over a distant link the first part takes seconds to land: by then the window must already
+    hold enough parts to fill the link (issue 12: 90% of steady within 10% of the upload)."""
+    controller = FlightController(max_parts=30, min_parts=2)
+    controller.part_started(0.0)
+    now = 0.0
+    while now < 1.0:
+        now += 0.01
+        controller.tick(now, busy=True)
+    assert controller.window >= 10
+    idle = FlightController(max_parts=30, min_parts=2)
+    idle.part_started(0.0)
+    idle.tick(1.0, busy=False)  # the reader, not the window, is the limit: no growth
+    assert idle.window == 2
+
+
 def test_holds_on_a_capped_uplink() -> None:
     """capped: 12 MB/s per connection, 30 MB/s in all: ~3 parts saturate it; more only cost memory."""
     link = SimLink(rtt_s=0.03, conn_bps=12 * MB, total_bps=30 * MB, max_parts=20)
