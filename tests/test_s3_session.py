@@ -100,3 +100,29 @@ def test_user_agent_kept_per_feature_set_is_botocores() -> None:
     pairs = asyncio.run(strings())
     assert all(cached == fresh for cached, fresh in pairs)
     assert len({cached for cached, _ in pairs}) == 3  # the features recorded still show
+
+
+def test_endpoint_cache_left_alone_when_the_rule_set_cannot_be_read() -> None:
+    """A botocore whose rule objects have no attribute dict (or no rule set at all) keeps its own
+    lookup: the run goes on without the per-bucket cache."""
+
+    class Slotted:
+        __slots__ = ("x",)
+
+    class Provider:
+        def __init__(self, rules: object) -> None:
+            self.ruleset = type("RuleSet", (), {"rules": rules})()
+
+        def resolve_endpoint(self, **params: object) -> object:
+            return params
+
+    class Client:
+        def __init__(self, provider: Provider) -> None:
+            self._ruleset_resolver = type("Resolver", (), {"_provider": provider})()
+
+    for rules in ([Slotted()], None):
+        provider = Provider(rules)
+        original = provider.resolve_endpoint
+        cache_endpoints_per_bucket(Client(provider))
+        assert provider.resolve_endpoint == original
+        assert provider.resolve_endpoint(Bucket="b", Key="k") == {"Bucket": "b", "Key": "k"}
