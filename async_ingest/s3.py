@@ -578,13 +578,15 @@ def cache_endpoints_per_bucket(client: Any) -> None:
     resolver = getattr(client, "_ruleset_resolver", None)
     provider = getattr(resolver, "_provider", None)
     resolve = getattr(provider, "resolve_endpoint", None)
-    try:  # the rule objects' attributes as JSON: which parameters some rule reads
+    if provider is None or resolve is None:
+        return
+    try:  # the rule objects' attributes as JSON (~5 ms once): which parameters some rule reads
         rules = json.dumps(getattr(getattr(provider, "ruleset", None), "rules", None) or [], default=vars)
     except (TypeError, ValueError):  # a botocore whose rules cannot be read so: leave its cache alone
         return
-    if provider is None or resolve is None or '"ref"' not in rules:
-        return
     unused = [name for name in ("Key", "Prefix", "CopySource") if f'"ref": "{name}"' not in rules]
+    if '"ref"' not in rules or not unused:
+        return
 
     def resolve_endpoint(**params: Any) -> Any:
         for name in unused:
