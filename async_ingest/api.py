@@ -28,6 +28,7 @@ from typing import Any
 
 from async_ingest.cli import (
     CLI_OUTPUT,
+    NUMBER_PARSERS,
     _drop_connection_noise,
     _Repeatable,
     build_parser,
@@ -65,7 +66,19 @@ def _warn(line: str) -> None:
     warnings.warn(line.removeprefix("async-ingest: warning: "), UserWarning, stacklevel=6)
 
 
+def _methods(thing: object, *names: str) -> list[object]:
+    return [getattr(thing, name, None) for name in names]
+
+
 def _output(progress: bool, printer: Printer | None) -> Output:
+    """Checked at the call, not when the run first reports: progress="no" would count as true."""
+    if not isinstance(progress, bool):
+        raise ConfigError(f"progress={progress!r}: expected True or False")
+    parts = () if printer is None else (printer, *_methods(printer, "summary", "close"))
+    if not all(map(callable, parts)):
+        raise ConfigError(
+            f"printer={printer!r}: expected a printer (called with each event, with summary() and close())"
+        )
     if printer is not None:
         custom = printer
         return Output(printer=lambda settings, sources: custom)
@@ -93,6 +106,8 @@ def _value(action: argparse.Action, name: str, value: Any) -> Any:
         if not all(isinstance(item, str) for item in values):
             raise ConfigError(f"{name}={value!r}: expected a string or a list of strings ({flag})")
         return values
+    if isinstance(value, dt.datetime):  # a datetime is a date too: its day
+        value = value.date()
     if isinstance(value, dt.date):
         value = value.isoformat()
     if action.type is Path:
@@ -102,8 +117,10 @@ def _value(action: argparse.Action, name: str, value: Any) -> Any:
     if action.type in (int, float):
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ConfigError(f"{name}={value!r}: expected a number ({flag})")
+        if action.type is int and isinstance(value, float):  # int(1.7) would be 1, silently
+            raise ConfigError(f"{name}={value!r}: expected a whole number ({flag})")
         try:
-            value = action.type(value)
+            value = NUMBER_PARSERS[action.type](value) if isinstance(value, str) else action.type(value)
         except ValueError:
             raise ConfigError(f"{name}={value!r}: expected a number ({flag})") from None
     elif isinstance(value, int) and not isinstance(value, bool):

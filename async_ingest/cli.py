@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import ctypes
 import datetime as dt
@@ -17,10 +18,11 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from async_ingest import __version__
 from async_ingest.budget import physical_memory
@@ -49,12 +51,13 @@ from async_ingest.manifest import (
 from async_ingest.object_options import (
     STORAGE_CLASSES,
     parse_content_type,
+    parse_kms_key_id,
     parse_metadata,
     parse_storage_class,
     parse_tags,
 )
 from async_ingest.outcome import ConfigError, Output, RunResult
-from async_ingest.parts import DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE
+from async_ingest.parts import DEFAULT_PART_SIZE, MAX_EXPANDED_CEILING, MAX_PART_SIZE, MIN_PART_SIZE
 from async_ingest.pipeline import ingest_all, key_plan
 from async_ingest.progress import (
     PLAIN_PROGRESS_EVERY_S,
@@ -100,7 +103,8 @@ from async_ingest.sources import (
     parse_shard,
     shard_from_environment,
 )
-from async_ingest.stdin import STDIN, stdin_source, validate_name
+from async_ingest.stdin import STDIN, stdin_closed, stdin_source, validate_name
+from async_ingest.transform import native
 from async_ingest.units import format_size, parse_size
 
 EXIT_OK = 0
@@ -115,6 +119,7 @@ MAX_PINNED_PARTS = 1000
 LOCAL_CREDENTIALS = Credentials("async-ingest-local", "async-ingest-local-secret")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+T = TypeVar("T")
 
 
 class UsageError(ConfigError):
@@ -137,8 +142,36 @@ def split_list(raw: str) -> list[str]:
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for kind, parse in NUMBER_PARSERS.items():  # type=int / type=float read ASCII numbers only
+            self.register("type", kind, parse)
+
     def error(self, message: str) -> Any:  # argparse's own errors: one line, exit 2
         raise UsageError(message)
+
+
+def _is_whole_number(text: str) -> bool:
+    """ASCII digits: str.isdigit() and int() also take other scripts' digits ('\u0663' is 3)."""
+    digits = text.strip()
+    return digits.isascii() and digits.isdigit()
+
+
+def whole_number(text: str) -> int:
+    """An option of type=int: ASCII digits, an optional sign (the option's own check bounds it)."""
+    if not _is_whole_number(text.strip().removeprefix("-").removeprefix("+")):
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
+
+
+def decimal_number(text: str) -> float:
+    """An option of type=float: float() takes other scripts' digits too; only ASCII is read."""
+    if not text.isascii():
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
+
+
+NUMBER_PARSERS: dict[type, Callable[[str], Any]] = {int: whole_number, float: decimal_number}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SOURCE",
         help="CSV files or folders; - reads stdin",
     )
-    p.add_argument("--version", action="version", version=f"async-ingest {__version__}")
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"async-ingest {__version__} (per-byte core: {native.IMPLEMENTATION})",
+    )
     s3 = p.add_argument_group("S3")
     s3.add_argument("--bucket", help="target bucket (created when missing)")
     s3.add_argument("--endpoint-url", help="S3-compatible endpoint (AWS_ENDPOINT_URL is honoured too)")
@@ -211,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-expanded-size",
         default=format_size(DEFAULT_MAX_EXPANDED_SIZE).replace(" ", ""),
-        help="a compressed source expanding beyond this is refused as a bomb (64GiB)",
+        help="a compressed source (a zip: its CSV members together) expanding past this is refused (32GiB)",
     )
     run.add_argument("--force", action="store_true", help="upload even files already uploaded unchanged")
     run.add_argument(
@@ -307,7 +344,9 @@ def apply_environment(parser: argparse.ArgumentParser, environ: dict[str, str]) 
         if action.choices is not None and raw not in action.choices:
             raise UsageError(f"{env_name(action)}={raw!r}: choose from {', '.join(map(str, action.choices))}")
         try:
-            value = action.type(raw) if callable(action.type) else raw
+            kind: Any = action.type
+            kind = NUMBER_PARSERS.get(kind, kind)
+            value = kind(raw) if callable(kind) else raw
         except (TypeError, ValueError):
             raise UsageError(f"{env_name(action)}={raw!r}: invalid value") from None
         parser.set_defaults(**{action.dest: value})
@@ -320,18 +359,33 @@ def _size(name: str, text: str) -> int:
         raise UsageError(f"{name}: {exc}") from None
 
 
+def _max_expanded_size(text: str) -> int:
+    """Parts of a compressed source are planned for this bound: beyond what 10,000 parts of 5 GiB
+    hold, every compressed source would fail (said here, before any upload)."""
+    size = _size("--max-expanded-size", text)
+    if size < 1:
+        raise UsageError(f"--max-expanded-size {text}: must be at least 1 byte")
+    if size > MAX_EXPANDED_CEILING:
+        raise UsageError(
+            f"--max-expanded-size {text}: above {format_size(MAX_EXPANDED_CEILING)}, what 10,000 parts "
+            "of 5 GiB hold of a source that can triple as UTF-8"
+        )
+    return size
+
+
 def _positive_seconds(name: str, value: float) -> None:
     if not (math.isfinite(value) and value > 0):  # nan compares False with everything
         raise UsageError(f"{name} {value}: must be a positive number of seconds")
 
 
 def _check_max_memory(text: str, max_memory: int) -> None:
-    """A budget the machine cannot hold would end in an OOM kill mid-run, not a clear error."""
+    """A budget the machine cannot hold would end in an OOM kill mid-run, not a clear error. text
+    names the options that set it (--max-memory, or --parts-in-flight times --part-size)."""
     machine = physical_memory()
     if machine is not None and max_memory > machine:
-        raise UsageError(f"--max-memory {text}: more than this machine's memory ({format_size(machine)})")
+        raise UsageError(f"{text}: more than this machine's memory ({format_size(machine)})")
     if max_memory > MAX_MEMORY_CEILING:
-        raise UsageError(f"--max-memory {text}: above the {format_size(MAX_MEMORY_CEILING)} ceiling")
+        raise UsageError(f"{text}: above the {format_size(MAX_MEMORY_CEILING)} ceiling")
 
 
 def _endpoint(args: argparse.Namespace, environ: dict[str, str]) -> str | None:
@@ -351,12 +405,17 @@ def _endpoint(args: argparse.Namespace, environ: dict[str, str]) -> str | None:
     return None
 
 
-def object_fields(args: argparse.Namespace) -> dict[str, Any]:
+def object_fields(args: argparse.Namespace, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """--tag, --metadata, --storage-class, --content-type, checked: IngestSettings fields."""
+    say = warn or _stderr
+
+    def note(line: str) -> None:
+        say(f"async-ingest: warning: {line}")
+
     try:
         return {
             "tags": parse_tags(list(args.tag)),
-            "metadata": parse_metadata(list(args.metadata)),
+            "metadata": parse_metadata(list(args.metadata), note),
             "storage_class": parse_storage_class(args.storage_class) if args.storage_class else None,
             "content_type": parse_content_type(args.content_type) if args.content_type else None,
         }
@@ -378,7 +437,7 @@ def _parts_in_flight(text: str) -> int | None:
     """'auto' -> None (the controller decides); a positive count pins the window."""
     if text.strip().lower() == "auto":
         return None
-    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_PINNED_PARTS:
+    if not _is_whole_number(text) or not 1 <= int(text) <= MAX_PINNED_PARTS:
         raise UsageError(f"--parts-in-flight {text!r}: expected auto or a count from 1 to {MAX_PINNED_PARTS}")
     return int(text)
 
@@ -445,6 +504,12 @@ def _stdin_name(args: argparse.Namespace) -> str | None:
         raise UsageError("- (standard input) given more than once")
     if args.name is None:
         raise UsageError("- reads standard input: give --name NAME (e.g. --name movies.csv) for its key")
+    if args.resume:
+        raise UsageError("--resume cannot continue standard input (-): a stream cannot be read again")
+    if stdin_closed():
+        raise UsageError(
+            "- reads standard input, but it is closed: pipe the data in (e.g. cat f.csv | async-ingest - ...)"
+        )
     try:
         return validate_name(args.name)
     except ValueError as exc:
@@ -481,10 +546,14 @@ def settings_from_args(
     max_memory = _size("--max-memory", args.max_memory)
     if max_memory < part_size:
         raise UsageError(f"--max-memory {args.max_memory}: must hold at least one part ({args.part_size})")
-    _check_max_memory(args.max_memory, max_memory)
+    _check_max_memory(f"--max-memory {args.max_memory}", max_memory)
     pinned = _parts_in_flight(args.parts_in_flight)
-    if pinned is not None:
-        max_memory = max(max_memory, pinned * part_size)
+    if pinned is not None and pinned * part_size > max_memory:  # pinned parts raise the budget: checked
+        max_memory = pinned * part_size
+        _check_max_memory(
+            f"--parts-in-flight {pinned} x --part-size {args.part_size} = {format_size(max_memory)}",
+            max_memory,
+        )
     if args.concurrency < 1:
         raise UsageError("--concurrency: must be at least 1")
     _positive_seconds("--read-timeout", args.read_timeout)
@@ -493,6 +562,11 @@ def settings_from_args(
         raise UsageError("--max-attempts: must be at least 1")
     if args.sse_kms_key_id and args.sse != "aws:kms":
         raise UsageError("--sse-kms-key-id needs --sse aws:kms")
+    if args.sse_kms_key_id is not None:
+        try:
+            parse_kms_key_id(args.sse_kms_key_id)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     delimiter, expect_header = _csv_options(args)
     stdin_name = _stdin_name(args)
     ingest = IngestSettings(
@@ -512,8 +586,8 @@ def settings_from_args(
         sse_kms_key_id=args.sse_kms_key_id,
         checksum=args.checksum,
         compress=compress,
-        max_expanded_size=_size("--max-expanded-size", args.max_expanded_size),
-        **object_fields(args),
+        max_expanded_size=_max_expanded_size(args.max_expanded_size),
+        **object_fields(args, warn),
         csv_check=args.csv_check,
         csv_delimiter=delimiter,
         expect_columns=args.expect_columns,
@@ -569,29 +643,62 @@ def make_printer(settings: RunSettings, sources: list[SourceFile]) -> Printer:
     return PlainPrinter(quiet=settings.quiet, every_s=settings.progress_interval)
 
 
-def list_sources(settings: RunSettings) -> tuple[list[SourceFile], list[Unreadable]]:
+async def list_sources(settings: RunSettings) -> tuple[list[SourceFile], list[Unreadable]]:
     """This worker's files, and the folders that could not be read (every worker reports those:
-    any of them may have held files of its share)."""
+    any of them may have held files of its share). The folders are walked on a thread of their own:
+    a long listing (a huge folder, a slow network mount) leaves the event loop free to take Ctrl-C
+    and SIGTERM, and is told to stop when the run is cancelled."""
     unreadable: list[Unreadable] = []
     files = [source for source in settings.sources if str(source) != STDIN]
     sources: list[SourceFile] = [stdin_source(settings.stdin_name)] if settings.stdin_name else []
-    try:
-        sources += (
-            find_sources(
-                files,
-                follow_symlinks=settings.follow_symlinks,
-                unreadable=unreadable,
-                filters=settings.filters,
-            )
-            if files
-            else []
+    stop = threading.Event()
+
+    def listing() -> list[SourceFile]:
+        return find_sources(
+            files,
+            follow_symlinks=settings.follow_symlinks,
+            unreadable=unreadable,
+            filters=settings.filters,
+            stop=stop,
         )
+
+    try:
+        sources += await in_daemon_thread(listing) if files else []
     except SourceError as exc:
         raise UsageError(str(exc)) from None
+    finally:
+        stop.set()  # cancelled: the walk ends at its next entry, whoever waits for it or not
     refuse_key_collisions(sources, settings)  # over the whole listing: two shards would collide too
     if settings.shard is not None:
         sources = [s for s in sources if settings.shard.owns(s)]
     return sources, unreadable
+
+
+async def in_daemon_thread(work: Callable[[], T]) -> T:
+    """work() on a daemon thread, awaited. Not asyncio.to_thread: asyncio.run waits for the default
+    executor's threads on the way out, so a listing stuck in a slow mount would hold up the exit
+    after Ctrl-C; nothing waits for a daemon thread."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled meanwhile: nobody wants the result
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = work(), None
+        except BaseException as exc:  # handed to the awaiting task, raised there
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the run is over
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="async-ingest-listing", daemon=True).start()
+    return await future
 
 
 def refuse_key_collisions(sources: list[SourceFile], settings: RunSettings) -> None:
@@ -658,7 +765,7 @@ async def execute(settings: RunSettings, output: Output) -> RunResult:
     """One run, from checked settings to its result: the command and the Python API both come here.
     ConfigError (UsageError) for what is found before any upload; per-file failures are in the result."""
     check_paths(settings)
-    sources, unreadable = list_sources(settings)
+    sources, unreadable = await list_sources(settings)
     if settings.local:
         return await _run_local(settings, sources, unreadable, output)
     return await _ingest(settings, sources, unreadable, output)

@@ -6,11 +6,10 @@ the check runs on bytes, never decodes. RFC 4180 rules, as Python's `csv` module
 opens a quoted field only at the start of a field, `""` inside one is a quote, a line end inside one
 is data; LF and CRLF end rows (a lone CR is data); blank lines are not rows (as csv.DictReader).
 
-Speed: a chunk without a quote (or the quote-free lines of one) is reduced with one C-level
-`bytes.translate` to its delimiters and line ends, which for a well-formed stretch equals
-`(delimiter * (columns - 1) + b"\\n") * lines`: one comparison checks every line at once. Only a
-stretch that differs (ragged rows, blank lines) is split into lines; only rows holding a quote are
-walked character by character (over their delimiters, quotes and line ends, with a regex).
+Speed: the scan itself (rows, fields per row, quote state across chunks) is
+async_ingest.transform's csv_scan: a C walk over 64-byte blocks of bit masks when the extension is
+built, else its pure-Python twin (bulk `bytes.translate` and comparisons, a regex walk only on rows
+holding quotes). Both give identical facts (tests/test_native_equivalence.py).
 """
 
 from __future__ import annotations
@@ -23,18 +22,20 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from async_ingest.transform import pytwin
+from async_ingest.transform.native import CsvState, csv_finish, csv_scan, csv_state
+
 SNIFF_BYTES = 64 * 1024
+# A first line longer than SNIFF_BYTES (thousands of columns) is waited for up to this many bytes, so
+# the sniff sees it whole and can take it for the header; beyond, the file is read as headerless.
+MAX_HEADER_BYTES = 1024 * 1024
 SNIFF_ROWS = 200
 CANDIDATES = (",", ";", "|", "\t")
-FIRST_RAGGED = 5  # line numbers kept for the report
+FIRST_RAGGED = pytwin.FIRST_RAGGED  # line numbers kept for the report
 NOT_CSV_RAGGED_SHARE = 0.5  # most rows ragged: this is no table
 FREE_TEXT_LINE = 200  # mean characters a line beyond which one column reads as prose
 VIEW_SLICE = 1024 * 1024
-QUOTED_BLOCK = 256 * 1024  # lines with quotes are checked in bulk this many bytes at a time
-MARK = b"\x01"  # stands for a quoted field once its content is cut out
-SPARSE_MARKS = 64  # fewer quoted fields than one per this many bytes: checked one by one
 NO_DELIMITER = b"\x00"  # counted as the delimiter of a one-column file: never a field separator
-_NL = 0x0A
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -184,36 +185,41 @@ class CsvChecker:
     blank_lines: int = 0
     _pending: bytearray = field(default_factory=bytearray)  # before the sniff
     _started: bool = False  # a first byte was processed (BOM check done)
-    _line: int = 1  # physical line at the current position
-    _row_line: int = 1
-    _row_delims: int = 0
-    _row_content: bool = False
-    _in_quote: bool = False
-    _quote_line: int = 0
-    _closed_at: int = -2  # index of the last closing quote; -1: the last byte of the previous chunk
-    _prev: int = _NL
-    _delim: bytes = b","
-    _quote: bytes = b'"'
-    _delete: bytes = b""
-    _good: bytes = b"\n"
-    _special: re.Pattern[bytes] | None = None
+    _state: CsvState | None = None  # the scan's, once the dialect is known
     _finished: CsvStats | None = None
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         if self.dialect is None:
-            if self._pending or len(chunk) < self.sniff_bytes:
+            sample_size = None if self._pending else self._sample_size(chunk)
+            if sample_size is None:
                 self._pending += chunk
-                if len(self._pending) < self.sniff_bytes:
+                sample_size = self._sample_size(self._pending)
+                if sample_size is None:
                     return
                 chunk, self._pending = self._pending, bytearray()
-            sample = bytes(chunk[: self.sniff_bytes])
+            sample = bytes(chunk[:sample_size])
             self._set_dialect(sniff(sample, complete=False, delimiter=self.delimiter))
         if not isinstance(chunk, memoryview):
             self._process(chunk)
             return
-        # A view (the part buffer's filled prefix) is copied a slice at a time: memory stays flat.
+        # A view (the part buffer's filled prefix) is scanned a slice at a time: the C scan reads it
+        # where it lies, the Python twin copies one slice at a time, so memory stays flat.
         for start in range(0, len(chunk), VIEW_SLICE):
-            self._process(bytes(chunk[start : start + VIEW_SLICE]))
+            self._process(chunk[start : start + VIEW_SLICE])
+
+    def _sample_size(self, data: bytes | bytearray | memoryview) -> int | None:
+        """The bytes to sniff once data (the start of the file) is enough; None: wait for more.
+        Enough: sniff_bytes holding a line end, else the first line whole and sniff_bytes after it."""
+        if len(data) < self.sniff_bytes:
+            return None
+        head = data if not isinstance(data, memoryview) else bytes(data[: self.sniff_bytes])
+        if head.find(b"\n", 0, self.sniff_bytes) != -1:
+            return self.sniff_bytes
+        longer = data if not isinstance(data, memoryview) else bytes(data[:MAX_HEADER_BYTES])
+        line_end = longer.find(b"\n", 0, MAX_HEADER_BYTES)
+        if line_end != -1:
+            return line_end + 1 + self.sniff_bytes
+        return self.sniff_bytes if len(data) >= MAX_HEADER_BYTES else None
 
     def finish(self) -> CsvStats:
         if self._finished is not None:
@@ -222,11 +228,11 @@ class CsvChecker:
             pending, self._pending = bytes(self._pending), bytearray()
             self._set_dialect(sniff(pending, complete=True, delimiter=self.delimiter))
             self._process(pending)
-        unterminated = self._quote_line if self._in_quote else None
-        missing_newline = self._row_content or self._in_quote
-        if missing_newline:
-            self._end_row(self._row_delims, True, self._row_line)
-        assert self.dialect is not None
+        assert self.dialect is not None and self._state is not None
+        unterminated = self._state.quote_line if self._state.in_quote else None
+        missing_newline = self._state.row_content or self._state.in_quote
+        self._state = csv_finish(self._state)  # a last row without line end still counts
+        self._take_facts()
         not_csv = self.dialect.not_csv
         if not_csv is None and self.records >= 10 and self.ragged_rows > NOT_CSV_RAGGED_SHARE * self.records:
             not_csv = "the number of fields differs on most rows"
@@ -258,181 +264,28 @@ class CsvChecker:
 
     def _set_dialect(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self._delim = dialect.delimiter.encode() if dialect.delimiter else NO_DELIMITER
-        self._quote = dialect.quotechar.encode()
-        keep = {self._delim[0], _NL}
-        self._delete = bytes(b for b in range(256) if b not in keep)
-        self._special = re.compile(b"[" + re.escape(self._delim + self._quote + b"\n") + b"]")
+        delimiter = dialect.delimiter.encode() if dialect.delimiter else NO_DELIMITER
+        self._state = csv_state(delimiter[0], dialect.quotechar.encode()[0], dialect.header)
 
-    def _process(self, raw: bytes | bytearray) -> None:
-        if not self._started and raw:
+    def _process(self, raw: bytes | bytearray | memoryview) -> None:
+        if not self._started and len(raw):
             self._started = True
-            if raw.startswith(_BOM):
+            if bytes(raw[: len(_BOM)]) == _BOM:
                 raw = raw[len(_BOM) :]
-        if not raw:
+        if not len(raw):
             return
-        pos, size = 0, len(raw)
-        while pos < size:
-            if self._in_quote or self._closed_at == pos - 1:
-                pos = self._exact(raw, pos)
-                continue
-            quote = raw.find(self._quote, pos)
-            if quote == -1:
-                self._unquoted(raw, pos, size)
-                break
-            line_start = max(pos, raw.rfind(b"\n", pos, quote) + 1)
-            if line_start > pos:
-                self._unquoted(raw, pos, line_start)
-            pos = self._quoted(raw, line_start)
-        self._prev = raw[-1]
-        self._closed_at = -1 if self._closed_at == size - 1 else -2
+        assert self._state is not None
+        self._state = csv_scan(self._state, raw)
+        self._take_facts()
 
-    def _end_row(self, delims: int, content: bool, line: int) -> None:
-        if not content:
-            self.blank_lines += 1
-            return
-        self.records += 1
-        fields = delims + 1
-        if self.columns is None:
-            self.columns = fields
-            self._good = self._delim * (fields - 1) + b"\n"
-            assert self.dialect is not None
-            if self.dialect.header:
-                return
-        self.rows += 1
-        if fields != self.columns:
-            self.ragged_rows += 1
-            if len(self.first_ragged_lines) < FIRST_RAGGED:
-                self.first_ragged_lines.append(line)
-
-    def _unquoted(self, raw: bytes | bytearray, start: int, end: int) -> None:
-        """raw[start:end] holds no quote and starts outside quotes."""
-        seg = raw if start == 0 and end == len(raw) else raw[start:end]
-        skeleton = seg.translate(None, self._delete)
-        first = skeleton.find(b"\n")
-        if first == -1:
-            self._row_delims += len(skeleton)
-            self._row_content = self._row_content or bool(seg.strip(b"\r\n"))
-            return
-        raw_first, raw_last = seg.find(b"\n"), seg.rfind(b"\n")
-        content = self._row_content or bool(seg[:raw_first].strip(b"\r"))
-        self._end_row(self._row_delims + first, content, self._row_line)
-        self._line += 1
-        last = skeleton.rfind(b"\n")
-        if last > first:
-            self._middle(skeleton[first + 1 : last + 1], seg, raw_first + 1, raw_last + 1)
-        self._row_line = self._line
-        self._row_delims = len(skeleton) - last - 1
-        self._row_content = bool(seg[raw_last + 1 :].strip(b"\r"))
-
-    def _middle(self, skeleton: bytes | bytearray, seg: bytes | bytearray, start: int, end: int) -> None:
-        """Whole lines seg[start:end] (skeleton: their delimiters and line ends)."""
-        lines = skeleton.count(b"\n")
-        well_formed = self.columns is not None and skeleton == self._good * lines
-        if well_formed and not self._has_blank(seg, start, end):
-            self.records += lines
-            self.rows += lines
-            self._line += lines
-            return
-        for text in seg[start : end - 1].split(b"\n"):
-            self._end_row(text.count(self._delim), bool(text.strip(b"\r")), self._line)
-            self._line += 1
-
-    def _has_blank(self, seg: bytes | bytearray, start: int, end: int) -> bool:
-        """Only a one-column file can hide a blank line in a well-formed skeleton."""
-        if self.columns != 1:
-            return False
-        return (
-            seg.startswith((b"\n", b"\r\n"), start)
-            or seg.find(b"\n\n", start, end) != -1
-            or seg.find(b"\n\r\n", start, end) != -1
-        )
-
-    def _quoted(self, raw: bytes | bytearray, start: int) -> int:
-        """Whole lines from start (outside quotes) holding quotes, in bulk where they are plain RFC 4180:
-        every quoted field cut down to one MARK (split on the quotes, join the pieces outside), the
-        result checked as unquoted text. Lines where a quote opens mid-field, text follows a closing
-        quote or a quoted field holds a line end are walked exactly instead. Returns where it stopped."""
-        end = raw.find(b"\n", start + QUOTED_BLOCK) + 1 or raw.rfind(b"\n", start) + 1
-        if end <= start:
-            return self._exact(raw, start)
-        block = raw[start:end]
-        pieces = block.split(self._quote)  # even: outside quotes, odd: inside
-        outside: list[bytes | bytearray] = list(pieces[0::2])
-        # An odd number of quotes, a MARK in the text, or a line end inside a quoted field.
-        if not len(pieces) % 2 or MARK in block or b"\n" in b"".join(pieces[1::2]):
-            return self._exact_until(raw, start, end)
-        if b"" in outside[1:-1]:  # "" inside a quoted field split it in two: one MARK for both
-            outside = [outside[0], *(piece for piece in outside[1:-1] if piece), outside[-1]]
-        joined = MARK.join(outside)
-        previous = raw[start - 1] if start else self._prev
-        if not self._plain_quoting(joined, previous):
-            return self._exact_until(raw, start, end)
-        self._unquoted(joined, 0, len(joined))
-        return end
-
-    def _plain_quoting(self, joined: bytes, previous: int) -> bool:
-        """Every MARK (quoted field) starts a field and ends one: what RFC 4180 allows."""
-        delim, marks = self._delim, joined.count(MARK)
-        if marks * SPARSE_MARKS < len(joined):  # few: look at each (multi-byte counts are slow)
-            before = (delim[0], _NL)
-            index = joined.find(MARK)
-            while index != -1:
-                if (joined[index - 1] if index else previous) not in before:
-                    return False
-                if joined[index + 1] not in before and joined[index + 1 : index + 3] != b"\r\n":
-                    return False
-                index = joined.find(MARK, index + 1)
-            return True
-        opening = joined.count(delim + MARK) + joined.count(b"\n" + MARK)
-        opening += joined.startswith(MARK) and previous in (delim[0], _NL)
-        closing = joined.count(MARK + delim) + joined.count(MARK + b"\n") + joined.count(MARK + b"\r\n")
-        return opening == marks and closing == marks
-
-    def _exact_until(self, raw: bytes | bytearray, pos: int, end: int) -> int:
-        while pos < end:
-            pos = self._exact(raw, pos)
-        return pos
-
-    def _exact(self, raw: bytes | bytearray, pos: int) -> int:
-        """Walk delimiters, quotes and line ends from pos to the end of the current row (returns the
-        position after its line end) or of the chunk."""
-        assert self._special is not None
-        delim, quote = self._delim[0], self._quote[0]
-        last = pos - 1  # the last special byte handled
-        for match in self._special.finditer(raw, pos):
-            i = match.start()
-            char = raw[i]
-            if self._in_quote:
-                if char == quote:  # closes, or is the first of a doubled quote: the next reopens
-                    self._in_quote = False
-                    self._closed_at = i
-                elif char == _NL:
-                    self._line += 1
-                last = i
-                continue
-            if not self._row_content and i > last + 1:
-                self._row_content = bool(raw[last + 1 : i].strip(b"\r"))
-            if char == quote:
-                previous = raw[i - 1] if i > 0 else self._prev
-                if i - 1 == self._closed_at:
-                    self._in_quote = True  # "" inside a quoted field
-                elif previous in (delim, _NL):
-                    self._in_quote = True
-                    self._quote_line = self._line
-                self._row_content = True
-            elif char == delim:
-                self._row_delims += 1
-                self._row_content = True
-            else:
-                self._end_row(self._row_delims, self._row_content, self._row_line)
-                self._line += 1
-                self._row_line, self._row_delims, self._row_content = self._line, 0, False
-                return i + 1
-            last = i
-        if not self._row_content and not self._in_quote:
-            self._row_content = bool(raw[last + 1 :].strip(b"\r"))
-        return len(raw)
+    def _take_facts(self) -> None:
+        """The scan's counts into the fields CsvPolicy and csv_metadata read between parts."""
+        assert self._state is not None
+        state = self._state
+        self.rows, self.records, self.ragged_rows = state.rows, state.records, state.ragged_rows
+        self.blank_lines, self.columns = state.blank_lines, state.columns or None
+        if len(self.first_ragged_lines) != len(state.first_ragged_lines):
+            self.first_ragged_lines = list(state.first_ragged_lines)
 
 
 class CsvRejected(Exception):

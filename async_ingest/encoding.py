@@ -29,7 +29,11 @@ or 0, and the mean is the plausibility (0..1):
   inside a Latin word (a multi-byte codec swallowing ``é`` plus the next ASCII letter);
 * a letter scores 1 only if it belongs to the alphabet of the best covering language (1/2 if only a
   second language has it): Czech read as cp1252 gives ``ø è ì ò`` next to ``š ž``, which no language
-  writes together, whereas cp1250 gives Czech.
+  writes together, whereas cp1250 gives Czech. The contest also credits the other languages of the best
+  language's region at REGION_LANGUAGE_WEIGHT (mixed-language files), and counts a word whose non-ASCII
+  letters share no language (``Ćrř``) as MIXED_WORD_WEIGHT bad characters.
+  A language of LANGUAGE_MARKERS is credited only if one of its marker letters is present (Turkish
+  read as cp1252 is Icelandic ``ð ý þ`` without an Icelandic vowel).
 
 Decodings that produce the same text form one group; the most plausible group wins. On a tie the group
 holding the detector's pick wins (its letter statistics see what an alphabet cannot, e.g. lower-case-only
@@ -78,7 +82,11 @@ DAMAGED_UTF8_MIN_VALID = 8  # valid multi-byte characters needed before damage i
 DAMAGED_UTF8_MIN_SHARE = 0.9  # UTF-8 with a few bad bytes, whatever a code page would say
 MIXED_UTF8_MIN_SHARE = 0.2  # UTF-8 mixed with legacy rows, unless a CJK code page reads it all
 MIN_PLAUSIBILITY = 0.6  # below this the best decoding is judged garbage: the file is treated as binary
-SECOND_LANGUAGE_WEIGHT = 0.5  # a letter only a second language explains counts half
+SECOND_LANGUAGE_WEIGHT = 0.5  # a letter only a second (third...) language explains counts half
+REGION_LANGUAGE_WEIGHT = 0.8  # ... and one of the same region as the best language counts nearly full
+MIXED_WORD_WEIGHT = 2.0  # a word mixing two languages' letters (`Ćrř`) counts as two bad characters
+_LATIN_END = "\u0250"  # first code point after Latin Extended-B
+WORD_GAP_MAX = 24  # ASCII letters between two non-ASCII letters of one word, at most
 TIE_TOLERANCE = 1e-9  # plausibility differences below this are ties
 DETECTOR_MIN_EVIDENCE = 32  # non-ASCII bytes below which charset-normalizer's pick gets no say on ties
 
@@ -562,6 +570,7 @@ LANGUAGE_ALPHABETS: dict[str, frozenset[str]] = {
         "thai": _letters(0x0E01, 0x0E4E),
     }.items()
 }
+LANGUAGE_ALPHABETS["turkish"] |= {"İ".lower()}  # two code points, a dotted i: no letter of the string
 
 _CJK_SCRIPTS = frozenset(
     {"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "HALFWIDTH", "FULLWIDTH", "IDEOGRAPHIC", "BOPOMOFO"}
@@ -571,6 +580,7 @@ _SCRIPT_ALIASES = {"FEMININE": "LATIN", "MASCULINE": "LATIN"}  # ª º
 # Code page filler that real text practically never uses (iso8859-15 replaced most of them).
 _FILLER = frozenset("¤¦¨´¸¯ˆ˜")
 _INWORD_PUNCTUATION = frozenset("’‘ʼ'·-")  # apostrophes and the Catalan middle dot sit inside words
+_ORDINALS = frozenset("ºª")  # letters (category Lo) that end a word: "1º", "nº", "2ª"
 
 _BAD, _NEUTRAL, _LETTER = 0, 1, 2
 
@@ -608,6 +618,8 @@ def _verdict(char: str, left: str, right: str) -> int:
     glued = _is_alpha_letter(left) and _is_alpha_letter(right)
     if glued and char not in _INWORD_PUNCTUATION:
         return _BAD
+    if category in ("So", "Sm", "Sc") and right.islower():
+        return _BAD  # "©uąterąič" (ISO-8859-2 "Šušteršič" read as Windows-1250): a symbol opens no word
     if category in ("So", "Sm") and (_is_symbol_run(left) or _is_symbol_run(right)):
         return _BAD  # box drawing from a DOS code page, not text: real symbols stand alone ("© 2001")
     return _NEUTRAL
@@ -626,10 +638,56 @@ def _letter_verdict(char: str, category: str, left: str, right: str) -> int:
         return _BAD
     if _foreign(script, left) or _foreign(script, right):
         return _BAD
+    if char in "ðÐ" and not _is_alpha_letter(left):
+        return _BAD  # "ðalis" (Lithuanian š read as Windows-1252): no Icelandic word starts with ð
+    if char in _ORDINALS and _is_alpha_letter(right):
+        return _BAD  # "Piteºti" (Romanian ş read as ISO-8859-15): an ordinal follows a number or "n", no word
     return _LETTER
 
 
 _ALPHABETS = tuple(LANGUAGE_ALPHABETS.values())
+
+# Code page regions whose languages share files (German names turn up in Central European ones too).
+LANGUAGE_REGIONS: dict[str, frozenset[str]] = {
+    "western": frozenset(
+        {
+            "portuguese",
+            "spanish",
+            "french",
+            "german",
+            "italian",
+            "catalan",
+            "dutch",
+            "danish_norwegian",
+            "swedish_finnish",
+            "icelandic",
+            "albanian",
+        }
+    ),
+    "central": frozenset(
+        {"czech", "slovak", "polish", "hungarian", "romanian", "croatian_slovene", "german", "albanian"}
+    ),
+    "baltic": frozenset({"estonian", "lithuanian", "latvian", "swedish_finnish", "german"}),
+    "cyrillic": frozenset({"russian", "ukrainian", "belarusian", "bulgarian", "serbian_macedonian"}),
+}
+_LANGUAGE_INDEX = {name: index for index, name in enumerate(LANGUAGE_ALPHABETS)}
+_REGION_MEMBERS = tuple(
+    tuple(_LANGUAGE_INDEX[name] for name in sorted(members)) for members in LANGUAGE_REGIONS.values()
+)
+# A language credited only if the text has one of these letters: Turkish read as Windows-1252 gives ð ý þ
+# (from ğ ı ş) next to ö ü ç, all Icelandic, but Icelandic text without one accented vowel is rare.
+LANGUAGE_MARKERS = {"icelandic": frozenset("áéíóúæ")}
+_MARKED = tuple((_LANGUAGE_INDEX[name], markers) for name, markers in LANGUAGE_MARKERS.items())
+
+
+def _masked(letters: Counter[str]) -> frozenset[int]:
+    """Indexes of the languages none of whose LANGUAGE_MARKERS is among the letters."""
+    return frozenset(index for index, markers in _MARKED if markers.isdisjoint(letters))
+
+
+def _languages_of(letter: str, masked: frozenset[int]) -> tuple[int, ...]:
+    found = _alphabets_of(letter)
+    return tuple(index for index in found if index not in masked) if masked else found
 
 
 @lru_cache(maxsize=4096)
@@ -641,24 +699,77 @@ def _alphabets_of(letter: str) -> tuple[int, ...]:
 def _covered(letters: Counter[str]) -> float:
     """Letters explained by the best language plus, at half weight, by the best second language."""
     # Each letter adds its count to the alphabets that hold it: the few letters present are looked
-    # up once each, not every alphabet intersected (~30 of them) twice.
+    # up once each, not every alphabet intersected (~30 of them) twice. LANGUAGE_MARKERS are the
+    # contest's (:func:`_covered_by_languages`): the shortcut never accepts Icelandic ð þ ý anyway.
     totals = [0] * len(_ALPHABETS)
     for letter, count in letters.items():
         for index in _alphabets_of(letter):
             totals[index] += count
+    return _one_and_a_half(letters, totals, frozenset())
+
+
+def _one_and_a_half(letters: Counter[str], totals: list[int], masked: frozenset[int]) -> float:
     top = max(totals)
     best = _ALPHABETS[totals.index(top)]  # the first best language, as max() picks it
     seconds = [0] * len(_ALPHABETS)
     for letter, count in letters.items():
         if letter not in best:
-            for index in _alphabets_of(letter):
+            for index in _languages_of(letter, masked):
                 seconds[index] += count
     return top + SECOND_LANGUAGE_WEIGHT * max(seconds)
+
+
+def _covered_by_languages(letters: Counter[str]) -> float:
+    """The contest's coverage: the better of :func:`_covered` (one language and a half) and, for each
+    region of LANGUAGE_REGIONS, its best language in full plus the letters only its other languages
+    explain at REGION_LANGUAGE_WEIGHT. Files mix the languages of one code page's region (a customer list
+    with Portuguese, Danish and French names): with one language and a half, the true reading of such a
+    file scored as garbage and a neighbour code page won."""
+    masked = _masked(letters)
+    totals = [0] * len(_ALPHABETS)
+    regional = [0] * len(LANGUAGE_REGIONS)
+    for letter, count in letters.items():
+        languages, regions = _letter_languages(letter, masked)
+        for index in languages:
+            totals[index] += count
+        for index in regions:
+            regional[index] += count
+    best = _one_and_a_half(letters, totals, masked)
+    for index, members in enumerate(_REGION_MEMBERS):
+        top = max(totals[member] for member in members)
+        best = max(best, top + REGION_LANGUAGE_WEIGHT * (regional[index] - top))
+    return best
+
+
+@lru_cache(maxsize=4096)
+def _letter_languages(letter: str, masked: frozenset[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(languages, regions) crediting the letter, looked up once per letter for every candidate."""
+    languages = _languages_of(letter, masked)
+    return languages, _regions_of(languages)
+
+
+@lru_cache(maxsize=4096)
+def _regions_of(languages: tuple[int, ...]) -> tuple[int, ...]:
+    """Indexes in LANGUAGE_REGIONS of the regions holding one of the languages (a letter's)."""
+    return tuple(
+        index for index, members in enumerate(_REGION_MEMBERS) if not set(members).isdisjoint(languages)
+    )
+
+
+@lru_cache(maxsize=16384)
+def _same_language(first: str, second: str) -> bool:
+    """Whether two non-ASCII letters of one word can belong to one language: `Săo` (ă Romanian) can,
+    `Ćrř` (Ć Croatian or Polish, ř Czech) cannot, so Danish `Ærø` read as Windows-1250 is not text.
+    A letter no listed alphabet holds (İ, ǆ) is no evidence either way."""
+    a, b = _alphabets_of(first.lower()), _alphabets_of(second.lower())
+    return not a or not b or not set(a).isdisjoint(b)
 
 
 def _evidence_positions(text: str) -> list[int]:
     """Up to SCORED_CHARS_MAX evidence positions, spread over the whole text (the excerpt holds the
     regions one after another, and the tail window must be heard too)."""
+    if len(text) <= SCORED_CHARS_MAX:  # no slice can reach its quota: one scan gives the same positions
+        return [match.start() for match in _EVIDENCE.finditer(text)]
     span = max(1, -(-len(text) // SCORE_SLICES))
     per_slice = SCORED_CHARS_MAX // SCORE_SLICES
     positions: list[int] = []
@@ -673,18 +784,60 @@ def _plausibility(text: str) -> float:
     positions = _evidence_positions(text)
     if not positions:
         return 1.0
-    bad = 0
+    # Each distinct (left, char, right) is judged once: text repeats its letter contexts, and a Counter
+    # of 3-character slices is far cheaper than a Python step per evidence position.
+    padded = " " + text + " "
+    bad = 0.0
     letters: Counter[str] = Counter()
-    for index in positions:
-        left = text[index - 1] if index > 0 else " "
-        right = text[index + 1] if index + 1 < len(text) else " "
-        verdict = _verdict(text[index], left, right)
+    latin: set[str] = set()
+    for triple, count in Counter(padded[index : index + 3] for index in positions).items():
+        left, char, right = triple[0], triple[1], triple[2]
+        verdict = _verdict(char, left, right)
         if verdict == _BAD:
-            bad += 1
+            bad += count
         elif verdict == _LETTER:
-            letters[text[index].lower()] += 1
-    uncovered = letters.total() - _covered(letters) if letters else 0.0
+            letters[char.lower()] += count
+            if char < _LATIN_END:
+                latin.add(char)
+    if len(latin) > 1 and not _one_language(frozenset(char.lower() for char in latin)):
+        bad += MIXED_WORD_WEIGHT * _mixed_words(text, positions, latin)
+    uncovered = letters.total() - _covered_by_languages(letters) if letters else 0.0
     return max(0.0, 1.0 - (bad + uncovered) / len(positions))
+
+
+@lru_cache(maxsize=4096)
+def _one_language(letters: frozenset[str]) -> bool:
+    """Whether one language has all these letters (then no word can mix two: the check is skipped).
+    Letters no listed alphabet holds are no evidence either way, as in :func:`_same_language`."""
+    common: set[int] | None = None
+    for letter in letters:
+        found = _alphabets_of(letter)
+        if found:
+            common = set(found) if common is None else common & set(found)
+    return common is None or bool(common)
+
+
+def _mixed_words(text: str, positions: Sequence[int], latin: set[str]) -> int:
+    """Pairs of successive non-ASCII Latin letters in one word that no one language writes together."""
+    mixed = 0
+    previous = -2  # position of the last non-ASCII Latin letter seen
+    for index in positions:
+        char = text[index]
+        if char not in latin:
+            continue
+        # The word is sliced last, for the rare pair of no one language.
+        if previous >= 0 and not _same_language(text[previous], char) and _in_one_word(text, previous, index):
+            mixed += 1
+        previous = index
+    return mixed
+
+
+def _in_one_word(text: str, previous: int, index: int) -> bool:
+    """Whether two non-ASCII letters are in one word: only ASCII letters between them."""
+    if index - previous > WORD_GAP_MAX:
+        return False
+    gap = text[previous + 1 : index]
+    return not gap or (gap.isascii() and gap.isalpha())
 
 
 # --- legacy code pages --------------------------------------------------------------------------------
@@ -787,8 +940,8 @@ def _cp1252_char(byte: int) -> str:
 
 def _western_classes() -> bytes:
     """A translate() table giving each byte its class for the shortcut: a/A ASCII lower/upper letter,
-    h/H accepted non-ASCII lower/upper letter, S accepted symbol, p in-word punctuation (’ ‘ ·),
-    c control, x a byte the shortcut does not accept, '.' any other ASCII byte."""
+    h/H accepted non-ASCII lower/upper letter, S accepted symbol, o ordinal (º ª), p in-word punctuation
+    (’ ‘ ·), c control, x a byte the shortcut does not accept, '.' any other ASCII byte."""
     letters = set().union(*(LANGUAGE_ALPHABETS[name] for name in WESTERN_LANGUAGES)) - set("šžÿ")
     letters |= {letter.upper() for letter in letters if len(letter.upper()) == 1}
     table = bytearray(b"." * 256)
@@ -797,6 +950,8 @@ def _western_classes() -> bytes:
         if byte < 0x80:
             kind = "a" if char.islower() else "A" if char.isupper() else "."
             kind = "c" if unicodedata.category(char) == "Cc" and char not in "\t\n\r" else kind
+        elif char in _ORDINALS:
+            kind = "o"
         elif char in letters:
             kind = "H" if char.isupper() else "h"
         else:
@@ -809,6 +964,7 @@ WESTERN_SYMBOLS = frozenset("\xa0€„…‘’“”•–—™¡¢£§©«®
 _WESTERN_CLASS = _western_classes()
 _WESTERN_REJECT = bytes(byte for byte in range(0x80, 0x100) if _WESTERN_CLASS[byte] == ord("x"))
 _GLUED_SYMBOL = re.compile(rb"S(?<=[aAhH]S)(?=[aAhH])")  # the scorer's "symbol inside a word"
+_GLUED_ORDINAL = re.compile(rb"o(?=[aAhHo])")  # the scorer's "ordinal opening a word"
 _NON_ASCII_FLAG = bytes(0x80 if byte >= 0x80 else 0 for byte in range(0x100))
 _LONG_RUN = b"\x80" * (WESTERN_MAX_RUN + 1)
 
@@ -826,6 +982,7 @@ def _western_shortcut(sample: bytes, high_bytes: bytes) -> Detection | None:
         return None
     counts = Counter(sample.translate(None, _ASCII_BYTES))
     bad = len(_GLUED_SYMBOL.findall(classes)) + classes.count(b"aH") + classes.count(b"hH")
+    bad += len(_GLUED_ORDINAL.findall(classes))
     score = _reading_score("cp1252", counts, evidence, bad)
     if score is None or score < WESTERN_SHORTCUT_MIN:
         return None

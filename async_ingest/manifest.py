@@ -11,6 +11,7 @@ from typing import Any
 
 from async_ingest.display import json_safe, json_text
 from async_ingest.events import FileResult
+from async_ingest.keys import MAX_KEY_BYTES
 from async_ingest.report import csv_entry
 from async_ingest.units import MiB
 
@@ -35,6 +36,15 @@ def validate_manifest_key(template: str) -> None:
         raise ValueError(f"--manifest-key {template!r}: must contain {{run_id}} (one manifest per run)")
     if template.startswith("/") or "//" in template:
         raise ValueError(f"--manifest-key {template!r}: empty path segment")
+    try:
+        sample = manifest_key(template, dt.date(2000, 1, 1), new_run_id())
+    except (ValueError, IndexError) as exc:  # an unbalanced brace, {0}
+        raise ValueError(f"--manifest-key {template!r}: {exc}") from None
+    size = len(sample.encode("utf-8", "surrogateescape"))
+    if size > MAX_KEY_BYTES:  # found now, not by S3 once every file has been uploaded
+        raise ValueError(
+            f"--manifest-key {template[:40]!r}...: its keys are {size} bytes, S3 allows {MAX_KEY_BYTES}"
+        )
 
 
 def manifest_key(template: str, date: dt.date, run_id: str) -> str:

@@ -4,6 +4,7 @@ request: a bad value is one line and exit 2, not a failure of every file half-wa
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # Our own metadata keys (pipeline.object_extra sets them): --metadata cannot set them.
 OWN_METADATA = (
@@ -15,6 +16,7 @@ OWN_METADATA = (
     "fingerprint",
     "ingested-by",
 )
+OWN_METADATA_PREFIX = "csv-"  # csv-rows, csv-gate, ...: a re-run trusts them, so no user may set them
 STORAGE_CLASSES = (
     "STANDARD",
     "REDUCED_REDUNDANCY",
@@ -33,6 +35,7 @@ MAX_TAG_VALUE = 256
 # S3 allows 2 KB of user metadata in all (keys and values, UTF-8 bytes); ours takes up to ~900 bytes
 # (a long file name, percent-encoded), so the user gets the rest, rounded down.
 MAX_USER_METADATA = 1024
+AMZ_META_PREFIX = "x-amz-meta-"
 _TAG_TEXT = re.compile(r"[\w +\-=.:/@]*")  # letters, digits, spaces and + - = . _ : / @ (S3's rule)
 _METADATA_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
@@ -68,19 +71,26 @@ def parse_tags(texts: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(tags.items())
 
 
-def parse_metadata(texts: list[str]) -> tuple[tuple[str, str], ...]:
-    """--metadata KEY=VALUE, repeatable: ASCII, keys lower-cased (as S3 stores them), never ours."""
+def parse_metadata(
+    texts: list[str], note: Callable[[str], None] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """--metadata KEY=VALUE, repeatable: ASCII, keys lower-cased (as S3 stores them), never ours.
+    A key given with S3's x-amz-meta- prefix (as `aws s3api head-object` shows it) is taken without
+    it, which note is told: S3 adds the prefix itself, and would store x-amz-meta-x-amz-meta-KEY."""
     metadata: dict[str, str] = {}
     for text in texts:
-        key, value = split_pair("--metadata", text)
+        given, value = split_pair("--metadata", text)
+        key = given[len(AMZ_META_PREFIX) :] if given.lower().startswith(AMZ_META_PREFIX) else given
         if not _METADATA_KEY.fullmatch(key):
-            raise ValueError(f"--metadata {key!r}: keys are ASCII letters, digits, '.', '_' and '-'")
+            raise ValueError(f"--metadata {given!r}: keys are ASCII letters, digits, '.', '_' and '-'")
+        if key != given and note is not None:
+            note(f"--metadata {given}: stored as {key.lower()} (S3 adds the x-amz-meta- prefix itself)")
         if not _PRINTABLE_ASCII.fullmatch(value):
             raise ValueError(
                 f"--metadata {key!r}: the value must be printable ASCII (S3 sends it as a header)"
             )
         key = key.lower()
-        if key in OWN_METADATA:
+        if key in OWN_METADATA or key.startswith(OWN_METADATA_PREFIX):  # csv-*: the CSV facts and gate
             raise ValueError(f"--metadata {key!r}: async_ingest sets this key itself; choose another name")
         if key in metadata:
             raise ValueError(f"--metadata {key!r}: given twice (keys are case-insensitive)")
@@ -91,6 +101,22 @@ def parse_metadata(texts: list[str]) -> tuple[tuple[str, str], ...]:
             f"--metadata: {size} bytes in all, at most {MAX_USER_METADATA} (S3 allows 2 KB with ours)"
         )
     return tuple(metadata.items())
+
+
+# A KMS key id, alias or ARN (arn:aws:kms:REGION:ACCOUNT:key/ID, alias/NAME): it goes out as the
+# x-amz-server-side-encryption-aws-kms-key-id header, where CR, LF or non-ASCII failed every upload.
+_KMS_KEY_ID = re.compile(r"[A-Za-z0-9:/_+=.,@-]+")
+MAX_KMS_KEY_ID = 2048
+
+
+def parse_kms_key_id(text: str) -> str:
+    """--sse-kms-key-id: a key id, alias or ARN in the characters AWS uses for them."""
+    if not _KMS_KEY_ID.fullmatch(text) or len(text) > MAX_KMS_KEY_ID:
+        raise ValueError(
+            f"--sse-kms-key-id {text[:80]!r}: expected a KMS key id, alias or ARN "
+            "(ASCII letters, digits and :/_-.+=,@ only: no spaces, line breaks or other characters)"
+        )
+    return text
 
 
 def parse_storage_class(text: str) -> str:

@@ -15,9 +15,33 @@ if TYPE_CHECKING:
     from async_ingest.sources import SourceFile
 
 
+_NO_VALUE: Any = object()
+
+
 class ConfigError(Exception):
-    """A bad option, value or configuration, found before any upload (the command's exit 2): the
-    message is the one line the command prints, e.g. "--part-size 1MiB: must be between 5MiB and 5GiB"."""
+    """A bad option, value or configuration, found before any upload (the command's exit 2).
+
+    ``option`` is the IngestOptions field at fault (None for the configuration as a whole), ``value``
+    what was given, ``reason`` why it is refused. ``str()`` spells it as Python does
+    (``part_size=1: must be between 5MiB and 5GiB``); the command line spells the option as its flag
+    (``--part-size 1: ...``) through ``render``."""
+
+    def __init__(self, reason: str, *, option: str | None = None, value: Any = _NO_VALUE) -> None:
+        self.reason = reason
+        self.option = option
+        self.value = value
+        super().__init__(self.render(lambda name: name))
+
+    def render(self, spell: Callable[[str], str], python: bool = True) -> str:
+        """The one line: spell(option) names the option; python=False shows the value as typed."""
+        if self.option is None:
+            return self.reason
+        name = spell(self.option)
+        if self.value is _NO_VALUE:
+            return f"{name}: {self.reason}"
+        if python:
+            return f"{name}={self.value!r}: {self.reason}"
+        return f"{name} {self.value}: {self.reason}"
 
 
 @dataclass

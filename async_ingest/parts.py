@@ -43,6 +43,18 @@ def plan_part_size(source_size: int, codec: str, requested: int = DEFAULT_PART_S
     return size
 
 
+def fitting_source_size(codec: str, largest_part: int) -> int:
+    """The most source bytes whose worst output fits MAX_PARTS parts of at most largest_part bytes
+    (in whole MiB, within S3's part sizes): plan_part_size of it is at most largest_part."""
+    largest = min(MAX_PART_SIZE, max(MIN_PART_SIZE, largest_part // MiB * MiB))
+    return int(largest * MAX_PARTS // max_expansion(codec))
+
+
+# The largest --max-expanded-size: a compressed source's output is planned for it, and a source in a
+# single-byte code page can triple (10,000 parts of 5 GiB hold ~16.3 TiB of such a source).
+MAX_EXPANDED_CEILING = fitting_source_size("cp1252", MAX_PART_SIZE)
+
+
 Part = bytes | bytearray | memoryview
 
 # Non-UTF-8 sources are read in blocks, then transcoded in slices small enough for the decoded str

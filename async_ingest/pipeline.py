@@ -21,7 +21,9 @@ from urllib.parse import quote, urlencode
 from async_ingest import __version__
 from async_ingest.budget import MemoryBudget
 from async_ingest.checksums import CHECKSUMS, Checksum, stored_checksum
+from async_ingest.compression import MAX_EXPANDED_OPTION
 from async_ingest.csvcheck import CsvChecker, CsvPolicy, CsvRejected, csv_metadata
+from async_ingest.csvgate import GATE_KEY, GATE_READ, check_source, gate_covered, gate_flags
 from async_ingest.encoding import (
     SAMPLE_WINDOW,
     SAMPLE_WINDOWS,
@@ -44,10 +46,12 @@ from async_ingest.events import (
 from async_ingest.flight import START_PARTS, FlightController, PartsInFlight
 from async_ingest.keys import InvalidKey, KeyFields, render_key
 from async_ingest.parts import (
+    MAX_PARTS,
     WORST_EXPANSION,
     FilledPart,
     Part,
     PartFiller,
+    fitting_source_size,
     max_expansion,
     plan_part_size,
     same_etag,
@@ -201,10 +205,28 @@ class FileJob:
     @property
     def planned_size(self) -> int:
         """The most source bytes to read: a compressed source's expanded size is known only at the
-        end, so --max-expanded-size bounds it."""
-        if self.source.member is not None:  # zipfile reads no more than the member declares
-            return min(self.source.member.expanded_size, self.settings.max_expanded_size)
-        return self.source.size if self.source.compression is None else self.settings.max_expanded_size
+        end, so its bound (expansion_bound) stands for it."""
+        if self.source.member is not None:  # a member's reader refuses output past its declared size
+            return min(self.source.member.expanded_size, self.expansion_bound()[0])
+        return self.source.size if self.source.compression is None else self.expansion_bound()[0]
+
+    def expansion_bound(self) -> tuple[int, str]:
+        """What a compressed source may expand to, and what says so: --max-expanded-size, or less
+        where 10,000 parts of the largest buffer the memory budget holds cannot take that much (parts
+        are planned for the bound: memory follows --max-memory whatever the limit)."""
+        largest = max(self.settings.part_size, self.budget.capacity)
+        fits = fitting_source_size(self.detection.encoding, largest)
+        if fits < self.settings.max_expanded_size:
+            return fits, f"what {MAX_PARTS} parts within --max-memory hold"
+        return self.settings.max_expanded_size, MAX_EXPANDED_OPTION
+
+    @property
+    def read_length(self) -> int:
+        """What the part filler may read: a plain file's size; a stream, or a compressed source, to
+        its end (the decompressing reader refuses output past its bound rather than being cut)."""
+        if isinstance(self.source, StdinSource) or self.source.compression is not None:
+            return STREAM_LENGTH
+        return self.source.size
 
 
 async def unfinished_uploads(s3: S3, bucket: str, key: str) -> list[str]:
@@ -258,6 +280,8 @@ async def upload_stream(job: FileJob) -> FileResult:
     checksum = CHECKSUMS[settings.checksum]
     extra = object_extra(source, job.detection, job.fingerprint, settings)
     check = csv_check(settings)
+    if check is not None and (gate := gate_flags(settings)):
+        extra["Metadata"][GATE_KEY] = gate  # the object completes only once the whole file passed it
     compress = settings.compress
     writer = ObjectWriter(
         job.s3,
@@ -280,13 +304,13 @@ async def upload_stream(job: FileJob) -> FileResult:
         else:
             await abort_stale_uploads(job.s3, settings.bucket, job.key)
     reader = (
-        source.stream if isinstance(source, StdinSource) else SourceReader(source, settings.max_expanded_size)
+        source.stream if isinstance(source, StdinSource) else SourceReader(source, *job.expansion_bound())
     )
     filler = PartFiller(
         reader,
         transcoder,
         part_size,
-        STREAM_LENGTH if isinstance(source, StdinSource) else job.planned_size,
+        job.read_length,
         checksum,
         md5_parts=md5_parts,
         whole_sha256=settings.sha256,
@@ -441,10 +465,18 @@ class ListingTrust:
         return self.trusted
 
 
+@dataclass(frozen=True, slots=True)
+class Landed:
+    """An object already uploaded from this same source."""
+
+    stored: StoredObject
+    metadata: dict[str, str] | None = None  # None: known from the listing alone, no HEAD
+
+
 async def already_landed(
     job: FileJob, listed: dict[str, Listed] | None, memory: MemoryBudget, trust: ListingTrust | None = None
-) -> StoredObject | None:
-    """The object already uploaded from this same source (ETag, stored checksum), or None.
+) -> Landed | None:
+    """The object already uploaded from this same source (ETag, stored checksum, metadata), or None.
 
     listed: the keys known to exist, as listed (None: unknown); a key not among them needs no
     request at all. A small file whose listed ETag is the MD5 of its object regenerated here holds
@@ -457,7 +489,7 @@ async def already_landed(
             return None
         if await same_as_listed(job, entry, memory):
             if trust is None or await trust.trusts():
-                return StoredObject(entry.etag, None)
+                return Landed(StoredObject(entry.etag, None))
             canary = trust.take_canary()
     try:
         landed = await _landed_by_head(job)
@@ -470,13 +502,45 @@ async def already_landed(
     return landed
 
 
-async def _landed_by_head(job: FileJob) -> StoredObject | None:
+async def _landed_by_head(job: FileJob) -> Landed | None:
     head = await job.s3.head_object(job.settings.bucket, job.key)
     if head is None or head.get("Metadata", {}).get("fingerprint") != job.fingerprint:
         return None
-    return StoredObject(
+    stored = StoredObject(
         str(head.get("ETag")), stored_checksum(head, CHECKSUMS[job.settings.checksum].s3_name)
     )
+    return Landed(stored, dict(head.get("Metadata", {})))
+
+
+async def passes_csv_gate(job: FileJob, landed: Landed, memory: MemoryBudget) -> bool:
+    """Whether a landed file may be skipped under this run's CSV gate (csvgate.py): yes without one,
+    or when the object's metadata shows it passed as strict a gate; else its source is checked here.
+    Raises CsvRejected for a file that fails (its object is left as it was); False when the source
+    could not be checked here (it does not decode as detected): the upload checks it."""
+    settings = job.settings
+    if not gate_flags(settings) or (landed.metadata is not None and gate_covered(landed.metadata, settings)):
+        return True
+    source = job.source
+    chunk = min(GATE_READ, source.size + 1) if source.compression is None else GATE_READ
+    paid = await memory.acquire(chunk)
+    try:
+        if reads_inline(source):
+            _check_landed_source(job, chunk)
+        else:
+            await asyncio.to_thread(_check_landed_source, job, chunk)
+    except CsvRejected as rejected:
+        where = f"s3://{settings.bucket}/{job.key}"
+        raise CsvRejected(f"{rejected} ({where}, landed by an earlier run, is left as it was)") from None
+    except (DecodeFailure, ValueError):
+        return False
+    finally:
+        memory.release(paid)
+    return True
+
+
+def _check_landed_source(job: FileJob, chunk: int) -> None:
+    detection = job.detection
+    check_source(job.source, job.settings, detection.encoding, job.errors, detection.bom, chunk)
 
 
 # Up to this size, regenerating a file's object to compare its MD5 with the listed ETag costs less
@@ -511,12 +575,12 @@ def regenerated_etag(job: FileJob) -> str | None:
     sequence that does not decode: the upload would find out)."""
     if reads_inline(job.source) and job.settings.compress.name == "none":
         return _small_file_etag(job)
-    reader = SourceReader(job.source, job.settings.max_expanded_size)
+    reader = SourceReader(job.source, *job.expansion_bound())
     transcoder = Transcoder(job.detection.encoding, errors=job.errors, bom=job.detection.bom)
     compress = job.settings.compress
     compressor = compress.compressor() if compress.name != "none" else None
     filler = PartFiller(
-        reader, transcoder, job.part_size(), job.planned_size, CHECKSUMS["md5"], compressor=compressor
+        reader, transcoder, job.part_size(), job.read_length, CHECKSUMS["md5"], compressor=compressor
     )
     try:
         part = filler.fill(bytearray(job.reservation()))
@@ -682,14 +746,23 @@ def reads_inline(source: SourceFile) -> bool:
     return not isinstance(source, StdinSource) and source.compression is None and source.size <= INLINE_MAX
 
 
+def small_member(source: SourceFile) -> bool:
+    """A zip member small enough to sample on the event loop, as a small file is (its archive opened,
+    a few KiB inflated: less than a thread hand-off)."""
+    member = source.member
+    return member is not None and member.expanded_size <= INLINE_MAX and member.compress_size <= INLINE_MAX
+
+
 async def detect_source(source: SourceFile, ctx: RunContext) -> tuple[Detection, str]:
     """The encoding and the fingerprint of a source."""
-    if reads_inline(source):
+    if reads_inline(source) or small_member(source):
         return detect_and_fingerprint(source, ctx.settings)
     if isinstance(source, StdinSource):
         size = STDIN_HEAD
     else:
         size = source.size if source.compression is None else DETECTION_MEMORY
+        if source.member is not None:  # a small member: not the whole budget (files detect together)
+            size = min(size, source.member.expanded_size + 1)
     paid = await ctx.detecting.acquire(size)
     try:
         return await asyncio.to_thread(detect_and_fingerprint, source, ctx.settings)
@@ -718,8 +791,9 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
     job.resume = job.resume and not stream
     if not settings.force and not stream:
         landed = await already_landed(job, ctx.listed, ctx.detecting, ctx.listing_trust)
-        if landed is not None:
-            result.status, result.etag, result.checksum = "skipped", landed.etag, landed.checksum
+        if landed is not None and await passes_csv_gate(job, landed, ctx.detecting):
+            stored = landed.stored
+            result.status, result.etag, result.checksum = "skipped", stored.etag, stored.checksum
             return result
     emit(FileStarted(source, result.key, result.encoding))
     try:

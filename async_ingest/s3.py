@@ -59,6 +59,7 @@ class PartBody(io.RawIOBase):
         self._view = memoryview(data).toreadonly()
         self._position = 0
         self.limiter = limiter  # --bwlimit, shared by every body of the process
+        self.paced_until = 0.0  # monotonic end of the current wait for --bwlimit: not a stall
 
     def __len__(self) -> int:
         return len(self._view)
@@ -139,7 +140,9 @@ class PartPayload(Payload):
                 return
             remaining -= len(chunk)
             if limiter is not None:
-                await asyncio.sleep(limiter.take(len(chunk)))
+                wait = limiter.take(len(chunk))
+                body.paced_until = time.monotonic() + wait
+                await asyncio.sleep(wait)
             await writer.write(chunk)
 
 
@@ -254,7 +257,7 @@ class WatchedHTTPSession(AIOHTTPSession):  # type: ignore[misc]
                     return attempt.result()
                 if body.closed or body.tell() != position:
                     position, moved = (-1 if body.closed else body.tell()), time.monotonic()
-                elif time.monotonic() - moved > limit:
+                elif time.monotonic() - max(moved, body.paced_until) > limit:  # our own pacing is no stall
                     raise ReadTimeoutError(endpoint_url=request.url, error="the request body stalled")
         finally:
             if not attempt.done():

@@ -4,23 +4,33 @@ step (sample a file, fill a part), not one per read."""
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import io
 import os
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from async_ingest.compression import (
+    DECOMPRESSOR_MEMORY,
     DEFAULT_MAX_EXPANDED_SIZE,
+    MAX_EXPANDED_OPTION,
     SOURCE_FORMATS,
+    ZIP_BZIP2,
+    ZIP_SIGNATURES,
     DecompressingReader,
+    ZipMember,
     ZipMemberReader,
+    archive_refusal,
     decompressed_head,
     decompressed_region,
     decompressor_memory,
     inner_name,
+    member_refusal,
+    over_ratio,
     source_format,
 )
 from async_ingest.encoding import SAMPLE_WINDOWS
@@ -33,16 +43,6 @@ CSV_SUFFIXES = (CSV_SUFFIX, *(CSV_SUFFIX + suffix for suffix in SOURCE_FORMATS),
 
 class SourceError(ValueError):
     """A SOURCE argument cannot be used (missing, unreadable, nothing to ingest)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ZipMember:
-    """Where a source inside a zip archive is: the archive as listed, and the member's name."""
-
-    archive: Path
-    name: str  # its path inside the archive, e.g. "2024/movies.csv"
-    archive_size: int
-    expanded_size: int  # as the archive declares it (zipfile reads no more, and checks the CRC)
 
 
 @dataclass(frozen=True, slots=True)  # one per file found: no __dict__ each
@@ -78,15 +78,20 @@ class SourceFile:
     def codec_memory(self) -> int:
         """What decompressing this source holds (0 for a plain one)."""
         fmt = self.compression
-        return decompressor_memory(self.member.archive if self.member else self.path, fmt) if fmt else 0
+        if self.member is not None:  # bzip2 members hold bzip2's state; stored and deflate, zip's
+            return DECOMPRESSOR_MEMORY["bzip2" if self.member.method == ZIP_BZIP2 else "zip"]
+        return decompressor_memory(self.path, fmt) if fmt else 0
 
-    def decompressing(self, max_expanded: int) -> DecompressingReader | ZipMemberReader:
-        """A reader of the CSV's own bytes (for a compressed source only)."""
+    def decompressing(
+        self, max_expanded: int, limit_name: str = MAX_EXPANDED_OPTION
+    ) -> DecompressingReader | ZipMemberReader:
+        """A reader of the CSV's own bytes (for a compressed source only); output past max_expanded
+        is refused, the message naming limit_name."""
         if self.member is not None:
-            return ZipMemberReader(self.member.archive, self.member.name, max_expanded)
+            return ZipMemberReader(self.member, max_expanded, limit_name)
         fmt = self.compression
         assert fmt is not None
-        return DecompressingReader(self.path, fmt, max_expanded)
+        return DecompressingReader(self.path, fmt, max_expanded, limit_name)
 
     @property
     def csv_name(self) -> str:
@@ -126,7 +131,10 @@ def read_windows(
     file is no larger than the windows would be). A compressed source gives the head of its
     decompressed stream, as many bytes as all the windows: its middle is not reachable cheaply."""
     if source.compression is not None:
-        return [decompressed_head(source.decompressing(max_expanded), window * SAMPLE_WINDOWS)]
+        head = window * SAMPLE_WINDOWS
+        if source.member is not None:  # one byte past its declared size: a member that goes on fails
+            head = min(head, source.member.expanded_size + 1)
+        return [decompressed_head(source.decompressing(max_expanded), head)]
     with open(source.location, "rb") as reader:
         if offsets == [0]:
             return [reader.read(source.size)]
@@ -152,11 +160,16 @@ class SourceReader:
     """A source file as the part filler reads it: opened unbuffered at the first read (so reads go
     straight into part buffers), closed at the end, then checked against what was listed."""
 
-    def __init__(self, source: SourceFile, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE) -> None:
+    def __init__(
+        self,
+        source: SourceFile,
+        max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE,
+        limit_name: str = MAX_EXPANDED_OPTION,
+    ) -> None:
         self.source = source
         self._file: io.FileIO | None = None
         self._done = False
-        self._inflating = source.decompressing(max_expanded) if source.compression else None
+        self._inflating = source.decompressing(max_expanded, limit_name) if source.compression else None
 
     def source_bytes_read(self, given: int) -> int:
         """Bytes of the file itself read so far (given: the bytes readinto() gave out)."""
@@ -248,33 +261,42 @@ def _stat(path: Path, reldir: str) -> SourceFile:
     return SourceFile(str(path), reldir, st.st_size, st.st_mtime_ns)
 
 
+class ListingStopped(Exception):
+    """The listing was given up (the run was interrupted while it went on)."""
+
+
 def walk_folder(
     root: Path,
     *,
     follow_symlinks: bool = False,
     unreadable: list[Unreadable] | None = None,
     filters: FileFilter = ALL_CSV,
+    stop: threading.Event | None = None,
 ) -> list[SourceFile]:
     """Every file below root the filters take (default: *.csv, any case), hidden files and folders
     skipped (whatever the patterns), sorted: a folder's files, then its subfolders one by one.
 
     Symbolic links that lead outside root are skipped unless follow_symlinks: a link in a shared
-    export folder must not be a way to upload files from elsewhere on the machine. Folders that
-    cannot be listed go to unreadable (without that list: SourceError). os.scandir's entries know
-    their type, so a plain file costs one stat (os.walk and Path checks took four).
+    export folder must not be a way to upload files from elsewhere on the machine. A folder reached
+    again (a link to a parent, two links to one folder) is walked once: known by (device, inode),
+    so link loops end. Folders that cannot be listed go to unreadable (without that list:
+    SourceError). os.scandir's entries know their type, so a plain file costs one stat (os.walk and
+    Path checks took four). stop, once set, ends the walk with ListingStopped (checked per entry).
     """
     found: list[SourceFile] = []
+    visited: set[tuple[int, int]] = set()
     pending = [(root, "")]  # a stack, not recursion: folders may nest deeper than Python's limit
     while pending:
         folder, reldir = pending.pop()
         try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
+            entries = _list_folder(folder, visited, stop)
         except OSError as exc:
             _collect(unreadable, Path(exc.filename) if exc.filename else folder, exc)
             continue
         subfolders = []
         for entry in entries:
+            if stop is not None and stop.is_set():
+                raise ListingStopped
             if _is_hidden(entry.name):
                 continue
             relpath = f"{reldir}/{entry.name}" if reldir else entry.name
@@ -293,6 +315,26 @@ def walk_folder(
                 found.extend(expand_archive(source, unreadable))
         pending.extend(reversed(subfolders))
     return found
+
+
+def _list_folder(
+    folder: Path, visited: set[tuple[int, int]], stop: threading.Event | None
+) -> list[os.DirEntry[str]]:
+    """folder's entries sorted by name; none if it was walked already (one stat per folder). A
+    huge folder is read with a check of stop every few thousand entries."""
+    st = os.stat(folder)
+    identity = (st.st_dev, st.st_ino)
+    if identity in visited:
+        return []
+    visited.add(identity)
+    entries = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            entries.append(entry)
+            if stop is not None and len(entries) % 4096 == 0 and stop.is_set():
+                raise ListingStopped
+    entries.sort(key=lambda entry: entry.name)
+    return entries
 
 
 def _is_folder(entry: os.DirEntry[str]) -> bool:
@@ -314,31 +356,89 @@ def _listed_entry(
 
 
 def expand_archive(source: SourceFile, unreadable: list[Unreadable] | None) -> list[SourceFile]:
-    """A .zip: one source per CSV member (folders, hidden and non-CSV members left out; encrypted
-    ones and an archive that does not open go to unreadable). Anything else: itself."""
+    """A .zip: one source per CSV member (folders, hidden and non-CSV members left out). Its central
+    directory is read once, here. An archive that does not open, holds two CSV members at one path
+    (one would overwrite the other on one key) or whose members declare a bomb's sizes together goes
+    to unreadable whole; an encrypted member or one of a method not read, alone. Anything else:
+    itself."""
     if not source.file_name.lower().endswith(ZIP_SUFFIX):
         return [source]
     try:
         with zipfile.ZipFile(source.path) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        _collect(unreadable, source.path, OSError(f"not a readable zip archive: {exc}"))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        _collect(unreadable, source.path, OSError(_unreadable_zip(source.path, exc)))
+        return []
+    taken = [(info, parts) for info in infos if (parts := _csv_member_parts(info)) is not None]
+    listed = [_zip_member(source, info) for info, _ in taken]
+    # Members refused on their own fail alone; the others may still be a bomb together.
+    total = sum(m.expanded_size for m in listed if member_refusal(m) is None and not over_ratio(m))
+    refusal = _duplicate_member(taken) or archive_refusal(source.size, total)
+    if refusal is not None:
+        _collect(unreadable, source.path, OSError(refusal))
         return []
     members = []
-    for info in infos:
-        parts = info.filename.split("/")
-        if info.is_dir() or any(_is_hidden(p) for p in parts) or not parts[-1].lower().endswith(CSV_SUFFIX):
-            continue
+    for (info, parts), member in zip(taken, listed, strict=True):
         location = os.path.join(source.location, *parts)
-        if info.flag_bits & 0x1:  # sizes are checked when it is read, against --max-expanded-size
-            _collect(
-                unreadable, Path(location), OSError("encrypted zip member: refused (no password support)")
-            )
+        problem = member_refusal(member)
+        if problem is not None:  # sizes are checked when it is read, against --max-expanded-size
+            _collect(unreadable, Path(location), OSError(problem))
             continue
         reldir = "/".join(p for p in (source.reldir, *parts[:-1]) if p)
-        member = ZipMember(source.path, info.filename, source.size, info.file_size)
+        member = dataclasses.replace(member, archive_expanded=total)
         members.append(SourceFile(location, reldir, info.compress_size, source.mtime_ns, member))
     return members
+
+
+def _csv_member_parts(info: zipfile.ZipInfo) -> list[str] | None:
+    """The path parts of a CSV member to take, or None (a folder, hidden, not a CSV)."""
+    parts = info.filename.split("/")
+    if info.is_dir() or any(_is_hidden(p) for p in parts) or not parts[-1].lower().endswith(CSV_SUFFIX):
+        return None
+    return parts
+
+
+def _zip_member(source: SourceFile, info: zipfile.ZipInfo) -> ZipMember:
+    return ZipMember(
+        source.path,
+        info.filename,
+        source.size,
+        info.file_size,
+        header_offset=info.header_offset,
+        compress_size=info.compress_size,
+        crc=info.CRC,
+        method=info.compress_type,
+        encrypted=bool(info.flag_bits & 0x1),
+    )
+
+
+def _duplicate_member(taken: list[tuple[zipfile.ZipInfo, list[str]]]) -> str | None:
+    """Two CSV members at one path ("a.csv" twice, or "x/a.csv" and "x//a.csv") would be two sources
+    on one key: the archive is refused, as such sources are."""
+    seen: set[str] = set()
+    for _, parts in taken:
+        path = "/".join(p for p in parts if p)
+        if path in seen:
+            return (
+                f"zip archive holds two members named {path} (they would overwrite each other on one "
+                "key): refused"
+            )
+        seen.add(path)
+    return None
+
+
+def _unreadable_zip(path: Path, exc: Exception) -> str:
+    """Why an archive does not open: not a zip at all (by its first bytes), or a broken one."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    except OSError:
+        head = b"PK"  # the error itself says what is wrong
+    if not head:
+        return "not a zip archive: named .zip, but it is empty"
+    if not head.startswith(ZIP_SIGNATURES):
+        return f"not a zip archive: named .zip, but it starts with {head.hex(' ')}"
+    return f"not a readable zip archive: {exc}"
 
 
 def _real_path(text: str, real_dirs: dict[str, str]) -> str:
@@ -360,10 +460,11 @@ def find_sources(
     follow_symlinks: bool = False,
     unreadable: list[Unreadable] | None = None,
     filters: FileFilter = ALL_CSV,
+    stop: threading.Event | None = None,
 ) -> list[SourceFile]:
     """Files given are taken as they are (whatever their suffix, whatever the filters); folders are
     walked for the files the filters take. Unreadable folders go to unreadable (without that list:
-    SourceError)."""
+    SourceError). stop, once set, ends the listing with ListingStopped."""
     sources: list[SourceFile] = []
     seen: set[str] = set()
     real_dirs: dict[str, str] = {}
@@ -372,7 +473,7 @@ def find_sources(
             raise SourceError(f"{argument}: no such file or directory")
         if argument.is_dir():
             candidates = walk_folder(
-                argument, follow_symlinks=follow_symlinks, unreadable=unreadable, filters=filters
+                argument, follow_symlinks=follow_symlinks, unreadable=unreadable, filters=filters, stop=stop
             )
         elif argument.is_file():
             candidates = expand_archive(_stat(argument, ""), unreadable)

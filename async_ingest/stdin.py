@@ -13,6 +13,8 @@ plus the head, as for a file. Every run uploads it (no re-run skip, no --resume:
 from __future__ import annotations
 
 import io
+import os
+import sys
 from dataclasses import dataclass, field
 
 from async_ingest.encoding import SAMPLE_WINDOW, SAMPLE_WINDOWS
@@ -81,6 +83,19 @@ class StdinSource(SourceFile):
 
 def stdin_source(name: str) -> StdinSource:
     return StdinSource(STDIN, "", 0, 0, name=name)
+
+
+def stdin_closed() -> bool:
+    """Standard input was closed when the process started (`async-ingest - ... <&-`). Python then
+    sets sys.__stdin__ to None, and whatever the process opens next takes descriptor 0 (the event
+    loop's epoll: reading it said "[Errno 22] Invalid argument"): that one must never be read."""
+    if sys.__stdin__ is None:
+        return True
+    try:
+        os.fstat(0)
+    except OSError:
+        return True
+    return False
 
 
 def validate_name(name: str) -> str:

@@ -9,7 +9,13 @@ The hot path of the pipeline, chunk by chunk through multi-GB files, so the chea
   pure-ASCII chunk with nothing pending skips validation (``bytes.isascii()`` runs at memory speed).
 * ASCII-compatible source (cp1252, latin-1, shift_jis...): a pure-ASCII chunk with an idle decoder is
   already UTF-8 and is returned as is.
+* Single-byte code page (cp1252, latin-1, koi8-r, mac-roman...): one table walk, bytes to UTF-8.
 * Otherwise decode, then encode as UTF-8.
+
+The per-byte walks (UTF-8 validation, the code page table) are async_ingest.transform's C core, used
+when the extension is built (without it, the codec path below is the fastest). They only take the path
+where the input is valid (or, in replace mode, any single-byte input): on a bad sequence the codec path
+runs again from the same state, so every DecodeFailure message and offset is the codec's own.
 
 Content is kept byte for byte: codecs do no newline translation, so CRLF, a missing final newline and
 newlines inside quoted fields pass untouched. The BOM given by detection is stripped, never written.
@@ -22,6 +28,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from async_ingest.encoding import codec_traits, resolve_codec
+from async_ingest.transform import native
+from async_ingest.transform.native import sbcs_table, sbcs_to_utf8, utf8_check
 
 ERRORS_MODES = ("strict", "replace")
 REPLACEMENT = "\ufffd"
@@ -29,6 +37,11 @@ SHOWN_BAD_BYTES_MAX = 4  # bytes quoted in a DecodeFailure reason
 # Validation decodes to a throw-away str: 64 KiB slices keep it in the CPU cache and off the mmap
 # path (measured: 2.2 s per GiB of accented text, against 3.6 s for 2 MiB at once).
 VALIDATE_SLICE = 64 * 1024
+# Without the C extension the walks' twins are the codecs plus a pass: the codec path alone is faster.
+WALKS = native.IMPLEMENTATION == "native"
+# The output buffer of the table walk is kept between chunks up to this size (feeds are 16 KiB slices);
+# a bigger chunk (a small file transcoded whole) gets a buffer of its own.
+KEPT_OUTPUT = 1024 * 1024
 
 # Python's "replace" handler does not count. This one does, into the transcoder whose feed() is running:
 # feed() is synchronous, so asyncio tasks sharing a thread never interleave inside it, and a ContextVar
@@ -47,6 +60,9 @@ def _counting_replace(exc: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(COUNTING_REPLACE, _counting_replace)
+
+# Length of the UTF-8 sequence a lead byte starts (only leads the decoder can hold are looked up).
+_SEQUENCE_LENGTH = {lead: 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4 for lead in range(0xC2, 0xF5)}
 
 
 class DecodeFailure(ValueError):
@@ -85,6 +101,8 @@ class Transcoder:
         self._utf8 = self.encoding == "utf-8"
         self._ascii_passthrough = traits.ascii_compatible
         self._stateless = traits.single_byte
+        self._table = sbcs_table(self.encoding) if traits.single_byte and WALKS else None
+        self._output = bytearray()  # the table walk's output buffer, reused
         self._bom_pending = bytes(bom)  # BOM bytes still expected
         self._bom_held = b""  # BOM bytes matched so far, not yet known to be a whole BOM
         self._carry = b""  # UTF-8 path: incomplete trailing sequence, held by the decoder too
@@ -132,8 +150,9 @@ class Transcoder:
         if not self.passes_through:
             raise RuntimeError("validate() needs passes_through")
         start = self.bytes_in
-        for offset in range(0, len(data), VALIDATE_SLICE):
-            self._decode(data[offset : offset + VALIDATE_SLICE], start + offset)
+        if not self._check_utf8(data):  # invalid: the codec raises with its own offset and reason
+            for offset in range(0, len(data), VALIDATE_SLICE):
+                self._decode(data[offset : offset + VALIDATE_SLICE], start + offset)
         self.bytes_in += len(data)
         self.bytes_out += len(data)
 
@@ -168,12 +187,13 @@ class Transcoder:
     def _utf8_chunk(self, data: bytes, start: int) -> bytes:
         if not self._carry and data.isascii():
             return data
-        replaced_before = self.replacements
-        text = self._decode(data, start)
+        if not self._check_utf8(data):  # invalid: the codec raises, or replaces and counts
+            replaced_before = self.replacements
+            text = self._decode(data, start)
+            if self.replacements != replaced_before:
+                self._carry = self._decoder.getstate()[0]
+                return self._encode(text, start)
         pending = self._decoder.getstate()[0]
-        if self.replacements != replaced_before:
-            self._carry = pending
-            return self._encode(text, start)
         # Valid: the source bytes are the output, minus the sequence still incomplete at the end.
         if self._carry:
             data = self._carry + data
@@ -183,7 +203,47 @@ class Transcoder:
     def _chunk(self, data: bytes, start: int) -> bytes:
         if self._ascii_passthrough and data.isascii() and self._is_idle():
             return data
+        if self._table is not None:
+            out = self._sbcs(data)
+            if out is not None:
+                return out
         return self._encode(self._decode(data, start), start)
+
+    def _sbcs(self, data: bytes) -> bytes | None:
+        """A single-byte code page through its table; None at an undefined byte in strict mode."""
+        assert self._table is not None
+        needed = 3 * len(data)
+        out = self._output if needed <= KEPT_OUTPUT else bytearray(needed)
+        if len(out) < needed:
+            out = self._output = bytearray(needed)
+        written, replacements, error = sbcs_to_utf8(self._table, data, out, 0, self.errors)
+        if error != -1:
+            return None
+        self.replacements += replacements
+        return bytes(memoryview(out)[:written])
+
+    def _check_utf8(self, data: bytes | memoryview) -> bool:
+        """True if the bytes held in the decoder followed by data are valid UTF-8 (an incomplete
+        sequence at the end then held in the decoder instead); False, with nothing changed, if not."""
+        if not WALKS:
+            return False
+        pending = self._decoder.getstate()[0]
+        view = memoryview(data)
+        head = b""
+        if pending:  # the held sequence completes within its missing bytes, or fails there
+            head = pending + bytes(view[: _SEQUENCE_LENGTH[pending[0]] - len(pending)])
+            view = view[len(head) - len(pending) :]
+            valid, error, _ = utf8_check(head)
+            if error != -1:
+                return False
+            if valid < len(head):  # data ended before the sequence did
+                self._decoder.setstate((head, 0))
+                return True
+        valid, error, _ = utf8_check(view)
+        if error != -1:
+            return False
+        self._decoder.setstate((bytes(view[valid:]), 0))
+        return True
 
     def _is_idle(self) -> bool:
         # A shift_jis lead byte left pending would pair with the next ASCII byte: no passthrough then.

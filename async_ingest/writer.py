@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from async_ingest.budget import MemoryBudget
-from async_ingest.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum, StoredChecksum, b64
+from async_ingest.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum, StoredChecksum, b64, stored_checksum
 from async_ingest.flight import PartsInFlight
 from async_ingest.parts import FilledPart, multipart_etag, same_etag, single_put_etag
 from async_ingest.s3_model import S3Error, StoredObject
@@ -152,8 +152,8 @@ class ObjectWriter:
         except BaseException:
             self._upload_id = upload_id  # not completed: abort() must still clean it up
             raise
-        await self._verify_landed(stored, pieces, multipart=True)
-        return WrittenObject(stored.etag, self._size, len(numbers), stored.checksum)
+        checksum = await self._verify_landed(stored, pieces, multipart=True)
+        return WrittenObject(stored.etag, self._size, len(numbers), checksum)
 
     async def abort(self) -> None:
         """Cancel parts in flight and abort the multipart upload; safe to call more than once."""
@@ -176,9 +176,9 @@ class ObjectWriter:
         finally:
             self.budget.return_buffer(part.buffer)
             self._release_all()
-        await self._verify_landed(stored, [(part.digest, part.size)], multipart=False)
+        checksum = await self._verify_landed(stored, [(part.digest, part.size)], multipart=False)
         self.on_part(1, part.size)
-        return WrittenObject(stored.etag, self._size, 1, stored.checksum)
+        return WrittenObject(stored.etag, self._size, 1, checksum)
 
     def _dispatch(self, part: FilledPart) -> None:
         """Start sending a part; the task owns the part's buffer from here on."""
@@ -257,34 +257,56 @@ class ObjectWriter:
 
     async def _verify_landed(
         self, stored: StoredObject, pieces: list[tuple[bytes, int]], *, multipart: bool
-    ) -> None:
+    ) -> StoredChecksum | None:
         """A complete object whose checksum (or ETag) is wrong is not the data we sent: delete it,
-        fail the file."""
+        fail the file. Returns the checksum S3 stores, verified."""
         try:
             if not self.checksum.flexible:
                 digests = [digest for digest, _ in pieces]
                 self._check_etag(
                     stored.etag, multipart_etag(digests) if multipart else single_put_etag(digests[0])
                 )
-            else:
-                self._check_checksum(stored.checksum, self.checksum.object_value(pieces, multipart=multipart))
-        except (IntegrityError, ResumeMismatch):
+                return stored.checksum
+            answer = "CompleteMultipartUpload" if multipart else "PutObject"
+            checksum, source = stored.checksum, f"the {answer} answer"
+            if not self._carries_checksum(checksum):
+                # Some stores (moto) leave the checksum out of the CompleteMultipartUpload answer yet
+                # keep it: HeadObject with ChecksumMode shows what is stored.
+                checksum, source = await self._head_checksum(), f"HeadObject; the {answer} answer had none"
+            missing = f"neither the {answer} answer nor HeadObject"
+            expected = self.checksum.object_value(pieces, multipart=multipart)
+            self._check_checksum(checksum, expected, source, missing)
+            return checksum
+        except (IntegrityError, ResumeMismatch, S3Error):
+            # S3Error: the HEAD failed, so the object is unverified and must not stay.
             await self.s3.delete_object(self.bucket, self.key)
             raise
 
-    def _check_checksum(self, stored: StoredChecksum | None, expected: str) -> None:
+    def _carries_checksum(self, checksum: StoredChecksum | None) -> bool:
+        return checksum is not None and checksum.algorithm == self.checksum.s3_name
+
+    async def _head_checksum(self) -> StoredChecksum | None:
+        head = await self.s3.head_object(self.bucket, self.key)
+        return stored_checksum(head, self.checksum.s3_name) if head is not None else None
+
+    def _check_checksum(
+        self, stored: StoredChecksum | None, expected: str, source: str, missing: str
+    ) -> None:
+        """source: the answer the stored value was read from; missing: the answers that lacked one."""
         name = self.checksum.s3_name
-        if stored is None or stored.algorithm != name:
+        if not self._carries_checksum(stored):
             if self._resumed:  # SeaweedFS ignores the checksum of an upload started without one
                 raise ResumeMismatch(f"the unfinished upload was not started with {name}")
             raise IntegrityError(
-                f"s3://{self.bucket}/{self.key}: the server returned no {name} checksum for the object; "
-                "this store may not support S3 checksums: use --checksum md5"
+                f"s3://{self.bucket}/{self.key}: the server returned no {name} checksum for the object "
+                f"({missing} carried one), so the object was deleted; this store may not support S3 "
+                "checksums: use --checksum md5"
             )
+        assert stored is not None
         if stored.value != expected:
             raise IntegrityError(
-                f"s3://{self.bucket}/{self.key}: server {name} {stored.value} does not match the {expected} "
-                "computed from the bytes sent"
+                f"s3://{self.bucket}/{self.key}: server {name} {stored.value} (from {source}) does not match "
+                f"the {expected} computed from the bytes sent, so the object was deleted"
             )
 
     def _check_etag(self, returned: str, expected: str) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +52,57 @@ def make_client(endpoint_url: str, access_key: str = ACCESS_KEY, secret_key: str
 def s3(s3_server: LocalS3Server) -> Any:
     """A plain boto3 client to check what landed (independent of the code under test)."""
     return make_client(s3_server.endpoint_url)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second S3 implementation (moto's server, `moto[server]` in the test extra) on a free loopback
+    port, for the whole session; yields its endpoint URL. It accepts any credentials."""
+    # No skip when moto is missing: it is in the test extra, and a skipped server would hide failures.
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_until_answering(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"moto_server exited with {proc.returncode}: {log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"moto_server did not answer on {url} within {seconds} s: {log.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="session")
+def moto_s3(moto_server: str) -> Any:
+    """A plain boto3 client for moto's server, to check what landed there."""
+    return make_client(moto_server)
 
 
 @pytest.fixture(scope="session")

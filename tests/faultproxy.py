@@ -32,6 +32,7 @@ class Fault:
     """Do `kind` to the matching requests number nth .. nth+times-1 (times=0: every one from nth on)."""
 
     kind: str  # reset | stall | cut | slowdown | refuse (400) | corrupt (a body byte changed) | none
+    # | drop_header (header lines starting with `header` removed: only for servers that check no signature)
     match: str = ""  # regex searched in the request line: "PUT /bucket/key?uploadId=..&partNumber=2 HTTP/1.1"
     header: str = ""  # regex the request's header lines must contain too (case-insensitive)
     nth: int = 1
@@ -170,6 +171,8 @@ class FaultProxy:
                 arm = functools.partial(cut.extend, [fault.cut_after] if fault.kind == "cut" else [])
                 if not length:
                     arm()
+                if fault.kind == "drop_header":
+                    head = re.sub(rb"(?im)^(?:" + fault.header.encode() + rb")[^\r\n]*\r\n", b"", head)
                 server_w.write(head)
                 await server_w.drain()
                 await self._forward(client_r, length, server_w, arm, corrupt=fault.kind == "corrupt")
