@@ -6,14 +6,14 @@ a Ctrl-C in that time, or on the way out, ends the run quietly with 130 instead 
 
 import sys  # already loaded by the interpreter: nothing else is imported outside the guard
 
-EXIT_SIGINT = 130  # as async_ingest.cli.EXIT_SIGINT, which cannot be imported before the guard
+EXIT_SIGINT = 130  # as async_ingest.cli.main.EXIT_SIGINT, which cannot be imported before the guard
 
 
 def run() -> int:
     try:
         if not _import_quietly():
             return EXIT_SIGINT
-        from async_ingest.cli import main
+        from async_ingest.cli.main import main
 
         return main()
     except KeyboardInterrupt:
@@ -37,7 +37,7 @@ def _import_quietly() -> bool:
 
     sys.unraisablehook = hook
     try:
-        import async_ingest.cli  # noqa: F401
+        import async_ingest.cli.main  # noqa: F401
     finally:
         sys.unraisablehook = previous
     return not interrupted

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from async_ingest.cli import (
+from async_ingest.cli.main import (
     CLI_OUTPUT,
     NUMBER_PARSERS,
     _drop_connection_noise,
@@ -37,8 +37,8 @@ from async_ingest.cli import (
     tune_allocator,
 )
 from async_ingest.outcome import ConfigError, Output, RunResult
-from async_ingest.progress import Printer
-from async_ingest.report import Summary
+from async_ingest.output.progress import Printer
+from async_ingest.output.report import Summary
 from async_ingest.settings import RunSettings
 
 __all__ = ["ConfigError", "RunResult", "ingest", "ingest_async"]

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from async_ingest.checksums import StoredChecksum
-from async_ingest.csvcheck import CsvStats
-from async_ingest.sources import SourceFile
+from async_ingest.s3.checksums import StoredChecksum
+from async_ingest.sources.files import SourceFile
+from async_ingest.transform.csvcheck import CsvStats
 
 Status = Literal["uploaded", "skipped", "failed", "planned"]
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from async_ingest.events import FileResult
-    from async_ingest.progress import Printer
+    from async_ingest.output.progress import Printer
     from async_ingest.settings import RunSettings
-    from async_ingest.sources import SourceFile
+    from async_ingest.sources.files import SourceFile
 
 
 _NO_VALUE: Any = object()
@@ -59,7 +59,7 @@ class RunResult:
     def files(self) -> list[dict[str, Any]]:
         """One entry per source, as in the report: status, key, error, ... Made when first asked
         for: as dicts, 100,000 files would hold ~150 MB the command itself never needs."""
-        from async_ingest.report import result_entry
+        from async_ingest.output.report import result_entry
 
         return [result_entry(result) for result in self.results]
 

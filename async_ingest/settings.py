@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from async_ingest.checksums import DEFAULT_CHECKSUM, ChecksumName
-from async_ingest.compression import DEFAULT_MAX_EXPANDED_SIZE, NO_COMPRESSION, OutputCompression
 from async_ingest.keys import DEFAULT_KEY_TEMPLATE
-from async_ingest.parts import DEFAULT_PART_SIZE
-from async_ingest.s3_model import ConnectionSettings
-from async_ingest.sources import ALL_CSV, FileFilter, Shard
+from async_ingest.pipeline.parts import DEFAULT_PART_SIZE
+from async_ingest.s3.checksums import DEFAULT_CHECKSUM, ChecksumName
+from async_ingest.s3.model import ConnectionSettings
+from async_ingest.sources.files import ALL_CSV, FileFilter, Shard
+from async_ingest.transform.compression import DEFAULT_MAX_EXPANDED_SIZE, NO_COMPRESSION, OutputCompression
 from async_ingest.units import GiB, MiB
 
 DEFAULT_CONCURRENCY = (

@@ -10,7 +10,7 @@ import hashlib
 import sys
 import time
 
-from async_ingest.csvcheck import CsvChecker
+from async_ingest.transform.csvcheck import CsvChecker
 from bench.generate import DEFAULT_SEED, HEADER, build_block
 
 PART = 8 * 1024 * 1024

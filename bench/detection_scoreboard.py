@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from async_ingest.encoding import UndetectableEncoding, detect
+from async_ingest.transform.detect import UndetectableEncoding, detect
 from tests.corpus_text import SIZES, cases, correct, generate
 
 SIZE_LABELS = {200: "200 B", 1024: "1 KiB", 10 * 1024: "10 KiB", 64 * 1024: "64 KiB"}

@@ -5,7 +5,7 @@
     python bench/many_files.py --files 20000 --runs first rerun dry
 
 The files (FILE_BYTES each, FOLDERS folders) are generated once under --workdir and reused. A fresh
-SeaweedFS (async_ingest.local.LocalS3Server) and a fresh bucket per invocation; each run is measured
+SeaweedFS (async_ingest.s3.local.LocalS3Server) and a fresh bucket per invocation; each run is measured
 as the OS sees it (bench/measure.py: wall, CPU, peak RSS of the process tree). Keys are
 ``many/{reldir}/{filename}``, so all files share one prefix and every key is distinct.
 """
@@ -26,7 +26,7 @@ if str(BENCH_DIR.parent) not in sys.path:
 import peers  # noqa: E402
 from measure import Usage, run_measured  # noqa: E402
 
-from async_ingest.local import LocalS3Server  # noqa: E402
+from async_ingest.s3.local import LocalS3Server  # noqa: E402
 
 FILE_BYTES = 100
 FOLDERS = 20

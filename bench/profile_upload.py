@@ -49,7 +49,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def frame_name(frame: str) -> str:
-    """'read_block (async_ingest/pipeline.py:123)' -> 'read_block (async_ingest/pipeline.py)'."""
+    """'read_block (async_ingest/pipeline/file.py:123)' -> 'read_block (async_ingest/pipeline/file.py)'."""
     name, _, where = frame.partition(" (")
     path = where.rsplit(":", 1)[0].rstrip(")")
     for marker in ("site-packages/", "lib/python3.11/", "/work/main/"):

@@ -10,7 +10,7 @@ What is measured, and how:
 * Inputs (``generate.py``): deterministic '|'-separated movie-like CSVs, each size in UTF-8 and in
   Windows-1252 (same text), a folder of N large UTF-8 files (``--many``) and a folder of small ones
   (``--small-files``); cached in ``--workdir`` (bench/data, git-ignored).
-* Server: a fresh SeaweedFS (``async_ingest.local.LocalS3Server``) with its data in a temporary
+* Server: a fresh SeaweedFS (``async_ingest.s3.local.LocalS3Server``) with its data in a temporary
   folder of the work folder, removed at the end. With ``--link PROFILE`` every tool talks to it
   through the link emulator (``linkproxy.py``: RTT, per-connection and aggregate caps), run on a
   thread of this process; its connections and CPU are recorded per measurement. Each measurement
@@ -71,8 +71,8 @@ from isal import igzip  # noqa: E402
 from linkproxy import MB, LinkProfile, LinkProxy, parse_link  # noqa: E402
 from measure import run_measured  # noqa: E402
 
-from async_ingest.compression import NO_COMPRESSION, OutputCompression  # noqa: E402
-from async_ingest.local import LocalS3Server, find_weed  # noqa: E402
+from async_ingest.s3.local import LocalS3Server, find_weed  # noqa: E402
+from async_ingest.transform.compression import NO_COMPRESSION, OutputCompression  # noqa: E402
 from async_ingest.units import GiB, MiB, parse_size  # noqa: E402
 
 WARMUP_KEY = "warmup/warmup.csv"

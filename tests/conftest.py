@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from async_ingest.local import LocalS3Server
+from async_ingest.s3.local import LocalS3Server
 
 REPO = Path(__file__).resolve().parent.parent
 ACCESS_KEY = "test-access-key"

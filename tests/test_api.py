@@ -18,7 +18,7 @@ from conftest import REPO, cli_env, list_keys, open_uploads, read_object, run_cl
 
 import async_ingest
 from async_ingest import ConfigError, RunResult, ingest, ingest_async
-from async_ingest.cli import UsageError
+from async_ingest.cli.main import UsageError
 from async_ingest.units import MiB
 
 CP1252 = "id;name;city\n1;José;São Paulo\n2;Zoë;Kraków €\n"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import zstandard
 
-from async_ingest.parts import MAX_EXPANDED_CEILING, fitting_source_size, plan_part_size
+from async_ingest.pipeline.parts import MAX_EXPANDED_CEILING, fitting_source_size, plan_part_size
 from tests.conftest import REPO, CliResult, cli_env, list_keys, open_uploads, read_object, run_cli
 
 MiB = 1 << 20

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from async_ingest.local import LocalS3Server
+from async_ingest.s3.local import LocalS3Server
 from tests.conftest import cli_env, run_cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))

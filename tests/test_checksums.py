@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from async_ingest.checksums import CHECKSUMS, StoredChecksum, b64, stored_checksum
+from async_ingest.s3.checksums import CHECKSUMS, StoredChecksum, b64, stored_checksum
 
 CHECK = b"123456789"  # the standard CRC check input
 KNOWN = {"crc64nvme": 0xAE8B14860A799888, "crc32c": 0xE3069283, "crc32": 0xCBF43926}

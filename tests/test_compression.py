@@ -17,7 +17,9 @@ import pytest
 import zstandard
 from isal import isal_zlib
 
-from async_ingest.compression import (
+from async_ingest.pipeline.parts import PartFiller
+from async_ingest.sources.files import walk_folder
+from async_ingest.transform.compression import (
     DECOMPRESSOR_MEMORY,
     CompressedSourceError,
     DecompressingReader,
@@ -26,9 +28,7 @@ from async_ingest.compression import (
     output_compression,
     zstd_compressor,
 )
-from async_ingest.parts import PartFiller
-from async_ingest.sources import walk_folder
-from async_ingest.transcode import Transcoder
+from async_ingest.transform.transcode import Transcoder
 
 
 def text(rows: int, seed: int = 0) -> str:

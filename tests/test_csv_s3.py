@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from async_ingest.csvcheck import header_hash
+from async_ingest.transform.csvcheck import header_hash
 from async_ingest.units import MiB
 from tests.conftest import REPO, cli_env, list_keys, open_uploads, read_object, run_cli
 
@@ -219,7 +219,8 @@ def ingest_with_manifest_parts(
     monkeypatch: pytest.MonkeyPatch, part_size: int, server: Any, bucket: str, prefix: str, src: Path
 ) -> Any:
     """A run through the Python API (in this process, so the manifest's part size can be set)."""
-    from async_ingest import cli, ingest
+    from async_ingest import ingest
+    from async_ingest.cli import main as cli
 
     for name, value in cli_env().items():
         if name.startswith("AWS_"):
@@ -240,7 +241,8 @@ def test_a_manifest_larger_than_a_part_goes_up_in_parts_never_held_whole(
     # 100,000 files make a ~45 MB manifest: it is sent part by part, as one multipart object that is
     # the same JSON document, nothing left open. Wide headers (listed in the manifest) make 90
     # files enough for two parts of 5 MiB, S3's smallest.
-    from async_ingest import cli, manifest
+    from async_ingest.cli import main as cli
+    from async_ingest.output import manifest
 
     made: list[int] = []
     real_in_parts = manifest.in_parts
@@ -287,7 +289,7 @@ def test_a_manifest_whose_parts_are_refused_leaves_no_upload_open(
 
 
 def test_manifest_parts_are_cut_at_the_size_asked() -> None:
-    from async_ingest.manifest import in_parts
+    from async_ingest.output.manifest import in_parts
 
     chunks = [b"a" * 300, b"b" * 300, b"c" * 500, b"d" * 10]
     assert [len(p) for p in in_parts(iter(chunks), 512)] == [600, 510]

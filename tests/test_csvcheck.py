@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from async_ingest import csvcheck
-from async_ingest.csvcheck import CsvChecker, CsvPolicy, CsvRejected, CsvStats, csv_metadata, sniff
+from async_ingest.transform import csvcheck
+from async_ingest.transform.csvcheck import CsvChecker, CsvPolicy, CsvRejected, CsvStats, csv_metadata, sniff
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from async_ingest.encoding import UndetectableEncoding, detect
-from async_ingest.pipeline import choose_encoding
+from async_ingest.pipeline.file import choose_encoding
 from async_ingest.settings import IngestSettings
+from async_ingest.transform.detect import UndetectableEncoding, detect
 from tests.conftest import cli_env, read_object, run_cli
 from tests.corpus_text import LANGUAGES, SIZES, cases, correct, generate
 

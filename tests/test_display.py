@@ -3,7 +3,7 @@
 import json
 import os
 
-from async_ingest.display import json_safe, json_text, printable
+from async_ingest.output.display import json_safe, json_text, printable
 
 
 def test_control_characters_and_line_separators_are_escaped() -> None:

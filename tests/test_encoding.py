@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from async_ingest import encoding
-from async_ingest.encoding import (
+from async_ingest.transform import detect as encoding
+from async_ingest.transform.detect import (
     ASCII_DETECTION,
     PREFERENCE_ORDER,
     SAMPLE_ALIGN,

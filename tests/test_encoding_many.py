@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from async_ingest import encoding
-from async_ingest.encoding import detect
+from async_ingest.transform import detect as encoding
+from async_ingest.transform.detect import detect
 
 PHRASES = {
     "french": "le cœur a ses raisons|une œuvre célèbre à Paris|l’été dernier près de la forêt|où est la gare ?|déjà vu, très français|la fenêtre du château|un garçon rêveur et sa sœur|Noël à la crèche|« c’est la vie », dit-elle|être ou ne pas être — voilà|les élèves étudient à l’école|ça coûte 12 € à peine|naïf et maïs|un hôtel près du théâtre|Ève et Zoé s’en vont",
@@ -162,6 +162,6 @@ def test_western_text_is_decided_without_charset_normalizer(
 
 def test_charset_normalizer_is_loaded_only_when_a_file_needs_it() -> None:
     # 4 MB resident that ASCII, UTF-8 and Western files never use (the loopback memory target).
-    code = "import sys, async_ingest.cli; print('charset_normalizer' in sys.modules)"
+    code = "import sys, async_ingest.cli.main; print('charset_normalizer' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

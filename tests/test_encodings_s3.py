@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from async_ingest.encoding import SAMPLE_WINDOW, sample_offsets
+from async_ingest.transform.detect import SAMPLE_WINDOW, sample_offsets
 from tests.conftest import CliResult, cli_env, list_keys, open_uploads, read_object, run_cli
 from tests.test_encoding import (
     CHINESE_SIMPLIFIED,

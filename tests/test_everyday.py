@@ -10,19 +10,19 @@ from typing import Any
 
 import pytest
 
-from async_ingest import cli
-from async_ingest.encoding import Detection
-from async_ingest.object_options import (
+from async_ingest.cli import main as cli
+from async_ingest.pipeline.file import fingerprint, object_extra
+from async_ingest.s3.object_options import (
     OWN_METADATA,
     parse_content_type,
     parse_metadata,
     parse_storage_class,
     parse_tags,
 )
-from async_ingest.pipeline import fingerprint, object_extra
-from async_ingest.ratelimit import TokenBucket, slice_size
+from async_ingest.s3.ratelimit import TokenBucket, slice_size
 from async_ingest.settings import IngestSettings
-from async_ingest.sources import FileFilter, SourceError, SourceFile, find_sources, walk_folder
+from async_ingest.sources.files import FileFilter, SourceError, SourceFile, find_sources, walk_folder
+from async_ingest.transform.detect import Detection
 from async_ingest.units import KiB, MiB
 from tests.conftest import cli_env, list_keys, read_object, run_cli
 from tests.test_output import make_file, run_in_terminal

@@ -18,8 +18,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from async_ingest.local import LocalS3Server
-from async_ingest.pipeline import LISTING_CANARIES
+from async_ingest.pipeline.file import LISTING_CANARIES
+from async_ingest.s3.local import LocalS3Server
 from tests.conftest import (
     ACCESS_KEY,
     REPO,

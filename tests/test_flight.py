@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from async_ingest.budget import MemoryBudget
-from async_ingest.flight import FlightController, PartSample, PartsInFlight
+from async_ingest.pipeline.budget import MemoryBudget
+from async_ingest.pipeline.flight import FlightController, PartSample, PartsInFlight
 from async_ingest.units import MiB
 
 MB = 1_000_000

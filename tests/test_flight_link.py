@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from async_ingest.local import LocalS3Server
+from async_ingest.s3.local import LocalS3Server
 from async_ingest.units import MiB
 from tests.conftest import cli_env, read_object, run_cli
 

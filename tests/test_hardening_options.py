@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from async_ingest.budget import physical_memory
-from async_ingest.cli import UsageError, parse_settings
-from async_ingest.encoding import resolve_codec
+from async_ingest.cli.main import UsageError, parse_settings
 from async_ingest.keys import InvalidKey, validate_template
-from async_ingest.s3_model import validate_endpoint_url
-from async_ingest.sources import shard_from_environment
+from async_ingest.pipeline.budget import physical_memory
+from async_ingest.s3.model import validate_endpoint_url
+from async_ingest.sources.files import shard_from_environment
+from async_ingest.transform.detect import resolve_codec
 from async_ingest.units import parse_size
 from tests.conftest import REPO, CliResult, cli_env, list_keys, run_cli
 
@@ -250,7 +250,7 @@ def test_max_memory_beyond_the_machine_or_the_ceiling(monkeypatch: pytest.Monkey
     args = ["data/", "--bucket", "b-ok", "--max-memory"]
     with pytest.raises(UsageError, match="more than this machine's memory"):
         parse_settings([*args, str(machine + 1)], {})
-    monkeypatch.setattr("async_ingest.cli.physical_memory", lambda: None)  # the OS does not say
+    monkeypatch.setattr("async_ingest.cli.main.physical_memory", lambda: None)  # the OS does not say
     with pytest.raises(UsageError, match=r"above the 64\.0 GiB ceiling"):
         parse_settings([*args, "65GiB"], {})
     assert parse_settings([*args, "64GiB"], {}).ingest.max_memory == 64 * 1024**3
@@ -271,8 +271,8 @@ def test_a_valid_endpoint_url_still_uploads(s3_server: Any, s3: Any, shared_buck
 # Ctrl-C while the modules import: the command's own (before main() handles signals), and the S3
 # libraries, which a run imports only once it is about to talk to S3 (a dry run never does).
 
-EARLY_IMPORTS = ("async_ingest.encoding", "async_ingest.pipeline", "async_ingest.cli")
-S3_IMPORTS = ("aiohttp", "botocore", "async_ingest.s3")
+EARLY_IMPORTS = ("async_ingest.transform.detect", "async_ingest.pipeline.file", "async_ingest.cli.main")
+S3_IMPORTS = ("aiohttp", "botocore", "async_ingest.s3.client")
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from async_ingest.api import ConfigError, ingest
-from async_ingest.cli import UsageError, parse_settings
-from async_ingest.csvcheck import CsvChecker
-from async_ingest.object_options import parse_metadata
-from async_ingest.sources import ListingStopped, find_sources
+from async_ingest.cli.main import UsageError, parse_settings
+from async_ingest.s3.object_options import parse_metadata
+from async_ingest.sources.files import ListingStopped, find_sources
+from async_ingest.transform.csvcheck import CsvChecker
 from tests.conftest import REPO, CliResult, cli_env, list_keys, read_object, run_cli
 
 UNREACHABLE = "http://127.0.0.1:9"
@@ -141,7 +141,7 @@ def test_pinned_parts_beyond_the_ceiling_are_refused() -> None:
 
 
 def test_pinned_parts_beyond_the_machine_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("async_ingest.cli.physical_memory", lambda: 1024**3)  # a 1 GiB machine
+    monkeypatch.setattr("async_ingest.cli.main.physical_memory", lambda: 1024**3)  # a 1 GiB machine
     args = ["data/", "--bucket", "b-ok", "--part-size", "8MiB", "--max-memory", "64MiB"]
     with pytest.raises(UsageError, match=r"--parts-in-flight 200 x --part-size 8MiB .* machine's memory"):
         parse_settings([*args, "--parts-in-flight", "200"], {})

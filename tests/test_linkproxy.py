@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from async_ingest.local import LocalS3Server
+from async_ingest.s3.local import LocalS3Server
 from tests.conftest import make_client, read_object
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from async_ingest import pipeline
-from async_ingest.encoding import forced
 from async_ingest.events import Event, FileFinished, FileResult, FileStarted
-from async_ingest.pipeline import RunContext, encoding_info, ingest_all
+from async_ingest.pipeline import file as pipeline
+from async_ingest.pipeline.file import RunContext, encoding_info, ingest_all
 from async_ingest.settings import IngestSettings
-from async_ingest.sources import SourceFile
+from async_ingest.sources.files import SourceFile
+from async_ingest.transform.detect import forced
 from async_ingest.units import KiB, MiB
 from tests.conftest import cli_env, list_keys, read_object, run_cli
 
@@ -122,8 +122,8 @@ def test_many_tiny_files_with_a_huge_concurrency_land_and_a_rerun_skips_them_all
 def test_report_is_written_entry_by_entry_as_the_same_json_document() -> None:
     # Written in pieces so 100,000 files are never one document in memory; the text is the same as
     # the whole document dumped at once (indent 2), odd names included.
-    from async_ingest.display import json_text
-    from async_ingest.report import report_chunks, result_entry, summarise, summary_entry
+    from async_ingest.output.display import json_text
+    from async_ingest.output.report import report_chunks, result_entry, summarise, summary_entry
 
     results = [
         FileResult(SourceFile(f"in/é{index}\u2028.csv", "", index, 0), "b", f"k{index}", "uploaded")

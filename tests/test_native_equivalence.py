@@ -27,12 +27,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from async_ingest import csvcheck, transcode
-from async_ingest.csvcheck import CsvChecker
-from async_ingest.encoding import PREFERENCE_ORDER, codec_traits
-from async_ingest.transcode import DecodeFailure, Transcoder
-from async_ingest.transform import native, pytwin
+from async_ingest.transform import csvcheck, native, pytwin, transcode
+from async_ingest.transform.csvcheck import CsvChecker
+from async_ingest.transform.detect import PREFERENCE_ORDER, codec_traits
 from async_ingest.transform.pytwin import CsvState
+from async_ingest.transform.transcode import DecodeFailure, Transcoder
 
 if os.environ.get(native.DISABLE_VARIABLE) == "1":
     NATIVE: Any = pytwin

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from async_ingest.checksums import CHECKSUMS
-from async_ingest.parts import (
+from async_ingest.pipeline.parts import (
     MAX_PARTS,
     MIN_PART_SIZE,
     PartFiller,
@@ -15,7 +14,8 @@ from async_ingest.parts import (
     plan_part_size,
     same_etag,
 )
-from async_ingest.transcode import DecodeFailure, Transcoder
+from async_ingest.s3.checksums import CHECKSUMS
+from async_ingest.transform.transcode import DecodeFailure, Transcoder
 from async_ingest.units import GiB, MiB
 
 

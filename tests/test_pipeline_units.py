@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from async_ingest.encoding import Detection
-from async_ingest.parts import single_put_etag
-from async_ingest.pipeline import FileJob, fingerprint, object_extra, regenerated_etag
+from async_ingest.pipeline.file import FileJob, fingerprint, object_extra, regenerated_etag
+from async_ingest.pipeline.parts import single_put_etag
 from async_ingest.settings import IngestSettings
-from async_ingest.sources import SourceFile
+from async_ingest.sources.files import SourceFile
+from async_ingest.transform.detect import Detection
 
 SOURCE = SourceFile("exports/filmes ação.csv", "", 1234, 1_700_000_000_000_000_000)
 DETECTION = Detection("cp1252", "detected", 0.97, b"")

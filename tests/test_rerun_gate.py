@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from async_ingest.csvcheck import header_hash
-from async_ingest.csvgate import GATE_KEY, gate_covered, gate_flags
+from async_ingest.pipeline.gate import GATE_KEY, gate_covered, gate_flags
 from async_ingest.settings import IngestSettings
+from async_ingest.transform.csvcheck import header_hash
 from tests.conftest import cli_env, list_keys, open_uploads, read_object, run_cli
 
 GOOD = b"a,b,c\n1,2,3\n4,5,6\n"
@@ -142,7 +142,8 @@ def test_an_upload_under_a_gate_records_it_and_a_rerun_under_it_needs_no_read(
 def test_a_rerun_reads_a_source_only_when_its_object_passed_a_looser_gate(
     s3_server: Any, shared_bucket: str, prefix: str, src: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from async_ingest import ingest, pipeline
+    from async_ingest import ingest
+    from async_ingest.pipeline import file as pipeline
 
     for name, value in cli_env().items():
         if name.startswith("AWS_"):

@@ -8,8 +8,13 @@ import aioboto3
 import pytest
 from botocore.useragent import register_feature_id
 
-from async_ingest.s3 import ENDPOINT_SERVICES, cache_endpoints_per_bucket, cache_user_agent, make_session
-from async_ingest.s3_model import ConnectionSettings, Credentials
+from async_ingest.s3.client import (
+    ENDPOINT_SERVICES,
+    cache_endpoints_per_bucket,
+    cache_user_agent,
+    make_session,
+)
+from async_ingest.s3.model import ConnectionSettings, Credentials
 
 REGIONS = ["us-east-1", "eu-west-3", "ap-southeast-2", "cn-north-1", "us-gov-west-1", "us-iso-east-1"]
 CREDENTIALS = Credentials(access_key_id="AKIDEXAMPLE", secret_access_key="example-secret")

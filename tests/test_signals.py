@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from async_ingest.local import LocalS3Server
+from async_ingest.s3.local import LocalS3Server
 from tests.conftest import list_keys, open_uploads
 from tests.faultproxy import Fault, FaultProxy
 from tests.test_faults import ABORT, PART, finish, make_csv, start_cli, upload_args

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from async_ingest.sources import (
+from async_ingest.sources.files import (
     Shard,
     SourceError,
     Unreadable,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from async_ingest.transcode import DecodeFailure, Transcoder
+from async_ingest.transform.transcode import DecodeFailure, Transcoder
 
 # Characters of the languages our users' legacy exports are written in, plus CSV punctuation.
 SAMPLES = {

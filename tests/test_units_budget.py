@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from async_ingest.budget import MemoryBudget
+from async_ingest.pipeline.budget import MemoryBudget
 from async_ingest.units import MiB, parse_size
 
 

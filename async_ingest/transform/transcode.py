@@ -27,8 +27,8 @@ import codecs
 from contextvars import ContextVar
 from typing import Any
 
-from async_ingest.encoding import codec_traits, resolve_codec
 from async_ingest.transform import native
+from async_ingest.transform.detect import codec_traits, resolve_codec
 from async_ingest.transform.native import sbcs_table, sbcs_to_utf8, utf8_check
 
 ERRORS_MODES = ("strict", "replace")

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from async_ingest.csvcheck import DELIMITER_NAMES, CsvChecker, CsvPolicy, header_hash
 from async_ingest.settings import IngestSettings
-from async_ingest.sources import SourceFile, SourceReader
-from async_ingest.transcode import Transcoder
+from async_ingest.sources.files import SourceFile, SourceReader
+from async_ingest.transform.csvcheck import DELIMITER_NAMES, CsvChecker, CsvPolicy, header_hash
+from async_ingest.transform.transcode import Transcoder
 from async_ingest.units import MiB
 
 GATE_KEY = "csv-gate"  # object metadata: the checks the object passed, space-separated

@@ -19,20 +19,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from async_ingest import __version__
-from async_ingest.budget import MemoryBudget
-from async_ingest.checksums import CHECKSUMS, Checksum, stored_checksum
-from async_ingest.compression import MAX_EXPANDED_OPTION
-from async_ingest.csvcheck import CsvChecker, CsvPolicy, CsvRejected, csv_metadata
-from async_ingest.csvgate import GATE_KEY, GATE_READ, check_source, gate_covered, gate_flags
-from async_ingest.encoding import (
-    SAMPLE_WINDOW,
-    SAMPLE_WINDOWS,
-    Detection,
-    UndetectableEncoding,
-    detect,
-    forced,
-    sample_offsets,
-)
 from async_ingest.events import (
     Emit,
     EncodingInfo,
@@ -43,9 +29,11 @@ from async_ingest.events import (
     PartUploaded,
     WindowChanged,
 )
-from async_ingest.flight import START_PARTS, FlightController, PartsInFlight
 from async_ingest.keys import InvalidKey, KeyFields, render_key
-from async_ingest.parts import (
+from async_ingest.pipeline.budget import MemoryBudget
+from async_ingest.pipeline.flight import START_PARTS, FlightController, PartsInFlight
+from async_ingest.pipeline.gate import GATE_KEY, GATE_READ, check_source, gate_covered, gate_flags
+from async_ingest.pipeline.parts import (
     MAX_PARTS,
     WORST_EXPANSION,
     FilledPart,
@@ -57,16 +45,28 @@ from async_ingest.parts import (
     same_etag,
     single_put_etag,
 )
-from async_ingest.s3_model import Listed, S3Error, StoredObject
+from async_ingest.s3.checksums import CHECKSUMS, Checksum, stored_checksum
+from async_ingest.s3.model import Listed, S3Error, StoredObject
+from async_ingest.s3.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
 from async_ingest.settings import IngestSettings
-from async_ingest.sources import SourceChanged, SourceFile, SourceReader, read_region, read_windows
-from async_ingest.stdin import NOT_AGAIN, STDIN_HEAD, StdinSource
-from async_ingest.transcode import DecodeFailure, Transcoder
+from async_ingest.sources.files import SourceChanged, SourceFile, SourceReader, read_region, read_windows
+from async_ingest.sources.stdin import NOT_AGAIN, STDIN_HEAD, StdinSource
+from async_ingest.transform.compression import MAX_EXPANDED_OPTION
+from async_ingest.transform.csvcheck import CsvChecker, CsvPolicy, CsvRejected, csv_metadata
+from async_ingest.transform.detect import (
+    SAMPLE_WINDOW,
+    SAMPLE_WINDOWS,
+    Detection,
+    UndetectableEncoding,
+    detect,
+    forced,
+    sample_offsets,
+)
+from async_ingest.transform.transcode import DecodeFailure, Transcoder
 from async_ingest.units import KiB, MiB
-from async_ingest.writer import IntegrityError, ObjectWriter, ResumeMismatch, UploadedPart, abort_upload
 
 if TYPE_CHECKING:  # the S3 face loads botocore: a dry run goes without it
-    from async_ingest.s3 import S3
+    from async_ingest.s3.client import S3
 
 # Slack over a file's worst-case output in its one-part buffer: a compressor's frame and block
 # headers (zstd and deflate add well under 1 KiB to a small input). Small, since every small file in

@@ -9,10 +9,10 @@ import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from async_ingest.display import json_safe, json_text
 from async_ingest.events import FileResult
 from async_ingest.keys import MAX_KEY_BYTES
-from async_ingest.report import csv_entry
+from async_ingest.output.display import json_safe, json_text
+from async_ingest.output.report import csv_entry
 from async_ingest.units import MiB
 
 DEFAULT_MANIFEST_KEY = "Raw/Local/CSV/_manifests/{yyyy}/{mm}/{dd}/{run_id}.json"

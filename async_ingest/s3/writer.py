@@ -9,14 +9,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from async_ingest.budget import MemoryBudget
-from async_ingest.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum, StoredChecksum, b64, stored_checksum
-from async_ingest.flight import PartsInFlight
-from async_ingest.parts import FilledPart, multipart_etag, same_etag, single_put_etag
-from async_ingest.s3_model import S3Error, StoredObject
+from async_ingest.pipeline.budget import MemoryBudget
+from async_ingest.pipeline.flight import PartsInFlight
+from async_ingest.pipeline.parts import FilledPart, multipart_etag, same_etag, single_put_etag
+from async_ingest.s3.checksums import (
+    CHECKSUMS,
+    DEFAULT_CHECKSUM,
+    Checksum,
+    StoredChecksum,
+    b64,
+    stored_checksum,
+)
+from async_ingest.s3.model import S3Error, StoredObject
 
 if TYPE_CHECKING:  # the S3 face loads botocore: a dry run goes without it
-    from async_ingest.s3 import S3
+    from async_ingest.s3.client import S3
 
 ABORT_ATTEMPTS = 3
 

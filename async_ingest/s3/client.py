@@ -21,9 +21,8 @@ from botocore.context import get_context
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 from botocore.regions import EndpointResolver
 
-from async_ingest.checksums import CHECKSUMS, stored_checksum
-from async_ingest.ratelimit import TokenBucket, slice_size
-from async_ingest.s3_model import (
+from async_ingest.s3.checksums import CHECKSUMS, stored_checksum
+from async_ingest.s3.model import (
     READ_TIMEOUT_S,
     ConnectionSettings,
     Listed,
@@ -32,6 +31,7 @@ from async_ingest.s3_model import (
     redact_url_credentials,
     validate_region,
 )
+from async_ingest.s3.ratelimit import TokenBucket, slice_size
 
 Body = bytes | bytearray | memoryview  # a part: a whole buffer or the start of one
 CONTENT_TYPE = "text/csv; charset=utf-8"

@@ -10,9 +10,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from async_ingest.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum
-from async_ingest.compression import Compressor
-from async_ingest.transcode import Transcoder
+from async_ingest.s3.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum
+from async_ingest.transform.compression import Compressor
+from async_ingest.transform.transcode import Transcoder
 from async_ingest.units import GiB, KiB, MiB
 
 MIN_PART_SIZE = 5 * MiB  # S3: every part but the last

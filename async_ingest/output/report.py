@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from async_ingest.display import json_safe, json_text
 from async_ingest.events import FileResult
+from async_ingest.output.display import json_safe, json_text
 
 TMP_SUFFIX = ".tmp"
 TMP_NAME_CHARS = 100  # of PATH's name in the temporary file's name (NAME_MAX is 255 bytes)

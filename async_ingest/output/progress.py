@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
-from async_ingest.display import json_safe, json_text, printable
 from async_ingest.events import (
     Event,
     FileFinished,
@@ -19,7 +18,8 @@ from async_ingest.events import (
     PartUploaded,
     WindowChanged,
 )
-from async_ingest.report import Summary, result_entry
+from async_ingest.output.display import json_safe, json_text, printable
+from async_ingest.output.report import Summary, result_entry
 from async_ingest.units import format_size
 
 PLAIN_PROGRESS_EVERY_S = 5.0  # a long file logs a progress line at most this often (non-terminal)

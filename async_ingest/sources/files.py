@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from async_ingest.compression import (
+from async_ingest.transform.compression import (
     DECOMPRESSOR_MEMORY,
     DEFAULT_MAX_EXPANDED_SIZE,
     MAX_EXPANDED_OPTION,
@@ -33,7 +33,7 @@ from async_ingest.compression import (
     over_ratio,
     source_format,
 )
-from async_ingest.encoding import SAMPLE_WINDOWS
+from async_ingest.transform.detect import SAMPLE_WINDOWS
 
 CSV_SUFFIX = ".csv"
 # Taken by default beside .csv: the same, compressed (read as a stream, never unpacked to disk).

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from async_ingest.checksums import StoredChecksum
+from async_ingest.s3.checksums import StoredChecksum
 
 READ_TIMEOUT_S = 120
 # Bucket names (S3 general purpose rules): 3-63 chars, lower-case letters, digits, dots, hyphens.

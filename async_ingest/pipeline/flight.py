@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from async_ingest.budget import MemoryBudget
+from async_ingest.pipeline.budget import MemoryBudget
 
 START_PARTS = 2  # one part sending while the next is filled: enough on loopback, where most runs start
 # Before any part has landed, once the first has been sending this long (a loopback or in-region part

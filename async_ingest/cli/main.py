@@ -25,11 +25,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from async_ingest import __version__
-from async_ingest.budget import physical_memory
-from async_ingest.checksums import CHECKSUM_NAMES, DEFAULT_CHECKSUM
-from async_ingest.compression import COMPRESS_NAMES, DEFAULT_MAX_EXPANDED_SIZE, output_compression
-from async_ingest.display import printable
-from async_ingest.encoding import resolve_codec
 from async_ingest.events import FileFinished, FileResult
 from async_ingest.keys import (
     DEFAULT_KEY_TEMPLATE,
@@ -38,7 +33,9 @@ from async_ingest.keys import (
     key_collisions,
     validate_template,
 )
-from async_ingest.manifest import (
+from async_ingest.outcome import ConfigError, Output, RunResult
+from async_ingest.output.display import printable
+from async_ingest.output.manifest import (
     DEFAULT_MANIFEST_KEY,
     MANIFEST_CONTENT_TYPE,
     MANIFEST_PART,
@@ -48,25 +45,14 @@ from async_ingest.manifest import (
     new_run_id,
     validate_manifest_key,
 )
-from async_ingest.object_options import (
-    STORAGE_CLASSES,
-    parse_content_type,
-    parse_kms_key_id,
-    parse_metadata,
-    parse_storage_class,
-    parse_tags,
-)
-from async_ingest.outcome import ConfigError, Output, RunResult
-from async_ingest.parts import DEFAULT_PART_SIZE, MAX_EXPANDED_CEILING, MAX_PART_SIZE, MIN_PART_SIZE
-from async_ingest.pipeline import ingest_all, key_plan
-from async_ingest.progress import (
+from async_ingest.output.progress import (
     PLAIN_PROGRESS_EVERY_S,
     JsonLogPrinter,
     PlainPrinter,
     Printer,
     TerminalProgress,
 )
-from async_ingest.report import (
+from async_ingest.output.report import (
     ReportPathError,
     Summary,
     check_report_path,
@@ -74,7 +60,11 @@ from async_ingest.report import (
     summary_entry,
     write_report,
 )
-from async_ingest.s3_model import (
+from async_ingest.pipeline.budget import physical_memory
+from async_ingest.pipeline.file import ingest_all, key_plan
+from async_ingest.pipeline.parts import DEFAULT_PART_SIZE, MAX_EXPANDED_CEILING, MAX_PART_SIZE, MIN_PART_SIZE
+from async_ingest.s3.checksums import CHECKSUM_NAMES, DEFAULT_CHECKSUM
+from async_ingest.s3.model import (
     READ_TIMEOUT_S,
     ConnectionSettings,
     Credentials,
@@ -85,6 +75,14 @@ from async_ingest.s3_model import (
     validate_endpoint_url,
     validate_region,
 )
+from async_ingest.s3.object_options import (
+    STORAGE_CLASSES,
+    parse_content_type,
+    parse_kms_key_id,
+    parse_metadata,
+    parse_storage_class,
+    parse_tags,
+)
 from async_ingest.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LOCAL_BUCKET,
@@ -94,7 +92,7 @@ from async_ingest.settings import (
     IngestSettings,
     RunSettings,
 )
-from async_ingest.sources import (
+from async_ingest.sources.files import (
     FileFilter,
     SourceError,
     SourceFile,
@@ -103,8 +101,10 @@ from async_ingest.sources import (
     parse_shard,
     shard_from_environment,
 )
-from async_ingest.stdin import STDIN, stdin_closed, stdin_source, validate_name
+from async_ingest.sources.stdin import STDIN, stdin_closed, stdin_source, validate_name
 from async_ingest.transform import native
+from async_ingest.transform.compression import COMPRESS_NAMES, DEFAULT_MAX_EXPANDED_SIZE, output_compression
+from async_ingest.transform.detect import resolve_codec
 from async_ingest.units import format_size, parse_size
 
 EXIT_OK = 0
@@ -784,7 +784,7 @@ async def _ingest(
         results = await ingest_all(sources, settings.ingest, None, printer)
     else:
         # Imported here: botocore, aiohttp and the CRT cost ~0.4 s of CPU that a dry run never needs.
-        from async_ingest.s3 import open_s3
+        from async_ingest.s3.client import open_s3
 
         try:
             async with open_s3(settings.connection, settings.bwlimit) as (s3, region):
@@ -878,7 +878,7 @@ async def _run_local(
 ) -> RunResult:
     from dataclasses import replace
 
-    from async_ingest.local import LocalS3Server, LocalServerError
+    from async_ingest.s3.local import LocalS3Server, LocalServerError
 
     server = LocalS3Server(settings.local_dir.resolve())
     try:

@@ -17,8 +17,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from async_ingest.encoding import SAMPLE_WINDOW, SAMPLE_WINDOWS
-from async_ingest.sources import SourceFile, SourceReader
+from async_ingest.sources.files import SourceFile, SourceReader
+from async_ingest.transform.detect import SAMPLE_WINDOW, SAMPLE_WINDOWS
 
 STDIN = "-"
 STDIN_HEAD = SAMPLE_WINDOW * SAMPLE_WINDOWS  # as many bytes as the windows sampled from a file
