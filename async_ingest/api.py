@@ -29,16 +29,14 @@ from typing import Any
 from async_ingest.cli.main import (
     CLI_OUTPUT,
     NUMBER_PARSERS,
-    _drop_connection_noise,
     _Repeatable,
     build_parser,
-    execute,
     settings_from_args,
-    tune_allocator,
 )
 from async_ingest.outcome import ConfigError, Output, RunResult
 from async_ingest.output.progress import Printer
 from async_ingest.output.report import Summary
+from async_ingest.run import drop_connection_noise, execute, tune_allocator
 from async_ingest.settings import RunSettings
 
 __all__ = ["ConfigError", "RunResult", "ingest", "ingest_async"]
@@ -192,5 +190,5 @@ def ingest(
 
 
 async def _own_loop(settings: RunSettings, output: Output) -> RunResult:
-    asyncio.get_running_loop().set_exception_handler(_drop_connection_noise)  # our loop: ours to set
+    asyncio.get_running_loop().set_exception_handler(drop_connection_noise)  # our loop: ours to set
     return await execute(settings, output)

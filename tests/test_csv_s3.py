@@ -220,7 +220,7 @@ def ingest_with_manifest_parts(
 ) -> Any:
     """A run through the Python API (in this process, so the manifest's part size can be set)."""
     from async_ingest import ingest
-    from async_ingest.cli import main as cli
+    from async_ingest import run as cli
 
     for name, value in cli_env().items():
         if name.startswith("AWS_"):
@@ -241,7 +241,7 @@ def test_a_manifest_larger_than_a_part_goes_up_in_parts_never_held_whole(
     # 100,000 files make a ~45 MB manifest: it is sent part by part, as one multipart object that is
     # the same JSON document, nothing left open. Wide headers (listed in the manifest) make 90
     # files enough for two parts of 5 MiB, S3's smallest.
-    from async_ingest.cli import main as cli
+    from async_ingest import run as cli
     from async_ingest.output import manifest
 
     made: list[int] = []

@@ -1,0 +1,294 @@
+"""One run, end to end, for both front ends (the command line and the Python API): list the
+sources, check where the run writes, open S3 (or the embedded server), schedule the files, write
+the run manifest and the report, and hand back a RunResult. It emits events to the printer it is
+given and never prints itself; what is wrong before any upload is raised as ConfigError."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import datetime as dt
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from async_ingest.events import FileFinished, FileResult
+from async_ingest.keys import collision_message, key_collisions
+from async_ingest.outcome import ConfigError, Output, RunResult
+from async_ingest.output.display import printable
+from async_ingest.output.manifest import (
+    MANIFEST_CONTENT_TYPE,
+    MANIFEST_PART,
+    in_parts,
+    manifest_chunks,
+    manifest_key,
+    new_run_id,
+)
+from async_ingest.output.progress import Printer
+from async_ingest.output.report import (
+    ReportPathError,
+    Summary,
+    check_report_path,
+    summarise,
+    summary_entry,
+    write_report,
+)
+from async_ingest.pipeline.file import ingest_all, key_plan
+from async_ingest.s3.model import S3Error
+from async_ingest.settings import RunSettings
+from async_ingest.sources.files import SourceError, SourceFile, Unreadable, find_sources
+from async_ingest.sources.stdin import STDIN, stdin_source
+from async_ingest.units import format_size
+
+EXIT_OK = 0  # every file landed or was skipped as unchanged
+EXIT_FAILED = 1  # at least one file failed (the others still landed), or the manifest/report did
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+MMAP_THRESHOLD = 1024 * 1024
+T = TypeVar("T")
+
+
+async def list_sources(settings: RunSettings) -> tuple[list[SourceFile], list[Unreadable]]:
+    """This worker's files, and the folders that could not be read (every worker reports those:
+    any of them may have held files of its share). The folders are walked on a thread of their own:
+    a long listing (a huge folder, a slow network mount) leaves the event loop free to take Ctrl-C
+    and SIGTERM, and is told to stop when the run is cancelled."""
+    unreadable: list[Unreadable] = []
+    files = [source for source in settings.sources if str(source) != STDIN]
+    sources: list[SourceFile] = [stdin_source(settings.stdin_name)] if settings.stdin_name else []
+    stop = threading.Event()
+
+    def listing() -> list[SourceFile]:
+        return find_sources(
+            files,
+            follow_symlinks=settings.follow_symlinks,
+            unreadable=unreadable,
+            filters=settings.filters,
+            stop=stop,
+        )
+
+    try:
+        sources += await in_daemon_thread(listing) if files else []
+    except SourceError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        stop.set()  # cancelled: the walk ends at its next entry, whoever waits for it or not
+    refuse_key_collisions(sources, settings)  # over the whole listing: two shards would collide too
+    if settings.shard is not None:
+        sources = [s for s in sources if settings.shard.owns(s)]
+    return sources, unreadable
+
+
+async def in_daemon_thread(work: Callable[[], T]) -> T:
+    """work() on a daemon thread, awaited. Not asyncio.to_thread: asyncio.run waits for the default
+    executor's threads on the way out, so a listing stuck in a slow mount would hold up the exit
+    after Ctrl-C; nothing waits for a daemon thread."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled meanwhile: nobody wants the result
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = work(), None
+        except BaseException as exc:  # handed to the awaiting task, raised there
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the run is over
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="async-ingest-listing", daemon=True).start()
+    return await future
+
+
+def refuse_key_collisions(sources: list[SourceFile], settings: RunSettings) -> None:
+    """Two sources on one key would both be reported uploaded, the bucket holding only one."""
+    plan = key_plan(sources, settings.ingest)  # made as it is read: 100,000 keys never held at once
+    collisions = key_collisions((source.location, key) for source, key in plan)
+    if collisions:
+        raise ConfigError(collision_message(collisions, settings.ingest.key_template))
+
+
+def check_paths(settings: RunSettings) -> None:
+    """Where the run will write locally, checked before any upload (not found out at the end)."""
+    if settings.report is not None:
+        try:
+            check_report_path(settings.report)
+        except ReportPathError as exc:
+            raise ConfigError(str(exc)) from None
+    if settings.local:
+        _check_local_dir(settings.local_dir)
+
+
+def _check_local_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--local-dir {path}: cannot write there: {exc.strerror or exc}") from None
+
+
+def unreadable_results(
+    unreadable: list[Unreadable], settings: RunSettings, printer: Printer
+) -> list[FileResult]:
+    """Folders that could not be read, as failed sources: in the output, the report and exit 1."""
+    results = []
+    for item in unreadable:
+        result = FileResult(
+            SourceFile(str(item.path), "", 0, 0), settings.ingest.bucket, "", "failed", error=item.error
+        )
+        printer(FileFinished(result))
+        results.append(result)
+    return results
+
+
+def save_report(settings: RunSettings, results: list[FileResult], summary: Summary) -> str | None:
+    """The report, once the uploads are done: the error if it cannot be written (the run fails)."""
+    if settings.report is None:
+        return None
+    try:
+        write_report(settings.report, results, summary)
+    except ReportPathError as exc:
+        return f"async-ingest: error: {printable(str(exc))}"
+    return None
+
+
+async def execute(settings: RunSettings, output: Output) -> RunResult:
+    """One run, from checked settings to its result: the command and the Python API both come here.
+    ConfigError (UsageError) for what is found before any upload; per-file failures are in the result."""
+    check_paths(settings)
+    sources, unreadable = await list_sources(settings)
+    if settings.local:
+        return await _run_local(settings, sources, unreadable, output)
+    return await _ingest(settings, sources, unreadable, output)
+
+
+async def _ingest(
+    settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable], output: Output
+) -> RunResult:
+    started = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC)
+    errors: list[str] = []
+    written = None
+    printer = output.printer(settings, sources)
+    failed = unreadable_results(unreadable, settings, printer)
+    if settings.ingest.dry_run:
+        results = await ingest_all(sources, settings.ingest, None, printer)
+    else:
+        # Imported here: botocore, aiohttp and the CRT cost ~0.4 s of CPU that a dry run never needs.
+        from async_ingest.s3.client import open_s3
+
+        try:
+            async with open_s3(settings.connection, settings.bwlimit) as (s3, region):
+                await s3.ensure_bucket(settings.ingest.bucket, region, create=settings.create_bucket)
+                results = await ingest_all(sources, settings.ingest, s3, printer)
+                printer.close()  # bars first: the listing must start on its own line, below them
+                if settings.manifest_key is not None:
+                    written = await _write_manifest(s3, settings, failed + results, started_at, output)
+                    if written is None:
+                        errors.append("the run manifest could not be written")
+                if settings.local and not settings.quiet and settings.log_format == "text":
+                    await _list_bucket(s3, settings.ingest.bucket, output)
+        except S3Error as exc:
+            printer.close()
+            raise ConfigError(str(exc)) from None  # pre-flight: nothing was uploaded
+    results = failed + results
+    summary = summarise(results, time.monotonic() - started)
+    printer.summary(summary)
+    report_error = save_report(settings, results, summary)
+    if report_error is not None:
+        output.warn(report_error)
+        errors.append(report_error.removeprefix("async-ingest: error: "))
+    return RunResult(
+        summary=summary_entry(summary),
+        results=results,
+        exit_code=EXIT_FAILED if summary.failed or errors else EXIT_OK,
+        errors=errors,
+        manifest_key=written,
+    )
+
+
+async def _write_manifest(
+    s3: Any, settings: RunSettings, results: list[Any], started: dt.datetime, output: Output
+) -> str | None:
+    """The run manifest, once every file has landed or failed (its appearance tells the downstream
+    job the run is over): its key, or None, with one error line, when it cannot be written."""
+    assert settings.manifest_key is not None
+    run_id = new_run_id(started)
+    key = manifest_key(settings.manifest_key, settings.ingest.date, run_id)
+    chunks = manifest_chunks(results, run_id, settings.ingest.bucket, started, dt.datetime.now(dt.UTC))
+    parts = in_parts(chunks, MANIFEST_PART)
+    try:
+        await s3.put_in_parts(
+            settings.ingest.bucket, key, parts, MANIFEST_PART, {"ContentType": MANIFEST_CONTENT_TYPE}
+        )
+    except S3Error as exc:
+        output.warn(f"FAILED manifest s3://{settings.ingest.bucket}/{key}: {exc}")
+        return None
+    if not settings.quiet and settings.log_format == "text":
+        output.say(f"manifest s3://{settings.ingest.bucket}/{key}")
+    return key
+
+
+async def _list_bucket(s3: Any, bucket: str, output: Output) -> None:
+    objects = await s3.list_objects(bucket)
+    output.say(f"s3://{bucket} now holds {len(objects)} object(s):")
+    for item in objects:
+        output.say(f"  {format_size(item['Size']):>10}  s3://{bucket}/{item['Key']}")
+
+
+def drop_connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """aiohttp leaves the task writing a request body unretrieved when the connection drops before
+    the server's '100 Continue': asyncio would print its traceback, though the request itself failed
+    cleanly (and was retried). Every other unhandled error is reported as usual."""
+    if isinstance(context.get("exception"), OSError) and "never retrieved" in context.get("message", ""):
+        return
+    loop.default_exception_handler(context)
+
+
+async def _run_local(
+    settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable], output: Output
+) -> RunResult:
+    from dataclasses import replace
+
+    from async_ingest.s3.local import LocalS3Server, LocalServerError
+
+    server = LocalS3Server(settings.local_dir.resolve())
+    try:
+        await asyncio.to_thread(server.start)
+    except LocalServerError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        if not settings.quiet and settings.log_format == "text":
+            output.say(f"local S3 server (SeaweedFS) at {server.endpoint_url}, data in {settings.local_dir}")
+        connection = replace(settings.connection, endpoint_url=server.endpoint_url)
+        return await _ingest(replace(settings, connection=connection), sources, unreadable, output)
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+def tune_allocator() -> None:
+    """Serve part-sized buffers straight from mmap and give them back on free.
+
+    glibc raises its mmap threshold after the first large free, so later 8 MiB buffers come from
+    per-thread heaps that fragment and are not returned: measured here, RSS grew to 2-3x the part
+    buffers in flight and the kernel time tripled. A fixed threshold keeps RSS at what is in use.
+    """
+    if sys.platform != "linux" or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return  # not glibc (e.g. musl): nothing to tune
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
