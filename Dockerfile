@@ -7,7 +7,7 @@
 # Classic builder compatible (no BuildKit features). No credentials are baked in: they come from
 # AWS_* env vars, a mounted credentials file, or the platform's role at run time.
 
-# ---- builder: build the wheel and install it with the pinned dependencies into /opt/venv ----
+# ---- builder: compile the C core into the wheel, install it with the pinned dependencies into /opt/venv ----
 FROM python:3.11-slim-bookworm AS builder
 
 # Optional package index for the build (e.g. a mirror); passed by scripts/container-test.sh when the
@@ -20,6 +20,20 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
+# A C compiler for async_ingest.transform._native (setup.py), in this stage only: the final stage copies
+# /opt/venv and nothing else, so no compiler ships. Python.h: the official image has it under its own
+# prefix; a base with Debian's python3 (CI's local stand-in) needs python3-dev, installed only then.
+# Versions unpinned on purpose (DL3008): bookworm's point releases replace these packages, so a pin
+# would break the build at the next release while buying nothing: the compiler's output is checked
+# below (the native core must load) and by scripts/container-test.sh, and never ships itself.
+# hadolint ignore=DL3008
+RUN headers=$(python -c 'import os, sysconfig; \
+print("" if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else "python3-dev")') \
+    && apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       gcc libc6-dev ${headers:+"$headers"} \
+    && rm -rf /var/lib/apt/lists/*
+
 # The venv gets no pip of its own: the base image's pip installs into it (pip --python).
 RUN python -m venv --without-pip /opt/venv
 
@@ -28,15 +42,24 @@ COPY requirements.lock ./
 RUN pip --python /opt/venv/bin/python install --no-cache-dir -r requirements.lock
 
 # README.md* : pyproject.toml names README.md as the long description; the glob keeps the build
-# working while it is absent.
-COPY pyproject.toml README.md* ./
+# working while it is absent. setup.py builds the C core.
+COPY pyproject.toml setup.py README.md* ./
 COPY async_ingest ./async_ingest
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels . \
+# The extension is compiled here, for this image's Python: one built on the host does not belong in the
+# context (.dockerignore keeps *.so out; this step stops if one gets in). setup.py only warns when the
+# compile fails (the pure-Python twin then runs), so the build checks that the package loads the native core
+# (python -I: the installed package in /opt/venv, not the source tree in the working directory).
+RUN built=$(find async_ingest \( -name '*.so' -o -name '*.pyd' \) -print) \
+    && if [ -n "$built" ]; then echo "host-built extension in the build context (.dockerignore): $built" >&2; \
+       exit 1; fi \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels . \
     && pip --python /opt/venv/bin/python install --no-cache-dir --no-deps /tmp/wheels/async_ingest-*.whl \
     && pip --python /opt/venv/bin/python check \
+    && /opt/venv/bin/python -I -c "from async_ingest.transform.native import IMPLEMENTATION as I, \
+BUILD_ERROR as E; assert I == 'native', f'the C core did not build: {E}'" \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 
-# ---- final: the same base, the venv, a non-root user ----
+# ---- final: the same base, the venv (with the built C core), a non-root user; no compiler ----
 FROM python:3.11-slim-bookworm
 
 LABEL org.opencontainers.image.title="async-ingest" \

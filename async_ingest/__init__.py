@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "RunResult", "__version__", "ingest", "ingest_async"]
+__all__ = ["ConfigError", "FailedFiles", "RunResult", "__version__", "ingest", "ingest_async"]
 
 if TYPE_CHECKING:
     from async_ingest.api import ingest, ingest_async
-    from async_ingest.outcome import ConfigError, RunResult
+    from async_ingest.outcome import ConfigError, FailedFiles, RunResult
 
 
 def __getattr__(name: str) -> Any:
@@ -22,7 +22,7 @@ def __getattr__(name: str) -> Any:
         from async_ingest import api
 
         return getattr(api, name)
-    if name in ("ConfigError", "RunResult"):
+    if name in ("ConfigError", "FailedFiles", "RunResult"):
         from async_ingest import outcome
 
         return getattr(outcome, name)

@@ -10,14 +10,46 @@ EXIT_SIGINT = 130  # as async_ingest.cli.main.EXIT_SIGINT, which cannot be impor
 
 
 def run() -> int:
+    code = _run()
+    if code == EXIT_SIGINT:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End an interrupted run here, its output flushed. A KeyboardInterrupt raised inside an import
+    leaves CPython believing it went unhandled (measured: `python -m async_ingest` interrupted while
+    importing its modules died by SIGINT, exit -2, though run() had caught it and returned 130), and
+    the interpreter's exit would then kill the process by the signal: os._exit keeps the code."""
+    import contextlib
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing to keep
+            stream.flush()
+    os._exit(code)
+
+
+def _run() -> int:
     try:
         if not _import_quietly():
             return EXIT_SIGINT
         from async_ingest.cli.main import main
 
-        return main()
+        code = main()
+        _late_interrupts_exit_130()
+        return code
     except KeyboardInterrupt:
         return EXIT_SIGINT
+
+
+def _late_interrupts_exit_130() -> None:
+    """A Ctrl-C that lands once the run is over, while the interpreter shuts down (threads joined,
+    modules torn down), would escape every handler and end the process by the signal itself (-2):
+    it ends it with 130, the output flushed, instead."""
+    import signal
+
+    signal.signal(signal.SIGINT, lambda signum, frame: _exit_now(EXIT_SIGINT))
 
 
 def _import_quietly() -> bool:

@@ -79,5 +79,14 @@ class WindowChanged:
     sending: int  # parts being sent at that moment
 
 
-Event = FileStarted | PartUploaded | FileRestarted | FileFinished | WindowChanged
+@dataclass(frozen=True, slots=True)
+class ManifestWritten:
+    """The run manifest landed: the downstream job's trigger, named in every output format."""
+
+    bucket: str
+    key: str
+    run_id: str
+
+
+Event = FileStarted | PartUploaded | FileRestarted | FileFinished | WindowChanged | ManifestWritten
 Emit = Callable[[Event], None]

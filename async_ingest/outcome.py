@@ -44,6 +44,18 @@ class ConfigError(Exception):
         return f"{name} {self.value}: {self.reason}"
 
 
+class FailedFiles(Exception):
+    """RunResult.raise_for_failures(): the files that failed, each with its cause, and the run's own
+    errors (manifest or report not written). ``failed`` holds (source, cause) pairs."""
+
+    def __init__(self, failed: list[tuple[str, str]], errors: list[str]) -> None:
+        self.failed = failed
+        self.errors = errors
+        lines = [f"{source}: {cause}" for source, cause in failed] + errors
+        count = f"{len(failed)} file(s) failed" + (f", {len(errors)} run error(s)" if errors else "")
+        super().__init__(count + ":\n" + "\n".join(f"  {line}" for line in lines))
+
+
 @dataclass
 class RunResult:
     """The outcome of one run: the same data as the JSON report (--report), plus the exit code the
@@ -66,6 +78,15 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+    def raise_for_failures(self) -> None:
+        """Raise FailedFiles naming every failed file and why (and the run's own errors); nothing
+        when the run is ok. For a task that should fail as a whole when any file failed."""
+        if self.ok:
+            return
+        failed = [(result.source.location, result.error or "failed") for result in self.results
+                  if result.status == "failed"]  # fmt: skip
+        raise FailedFiles(failed, list(self.errors))
 
     @property
     def failures(self) -> list[dict[str, Any]]:

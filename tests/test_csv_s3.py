@@ -55,12 +55,12 @@ def test_report_mode_tells_rows_columns_and_ragged_lines_everywhere(
     (indir / "vendas.csv").write_bytes(RAGGED)
     result = upload(tmp_path, s3_server, shared_bucket, prefix)
     assert result.returncode == 0, result.output
-    assert "rows=4 cols=3 delim=';'  ragged=2 (lines 3, 5)" in result.stdout
+    assert "rows=4 cols=3 delim=semicolon  ragged=2 (lines 3, 5)" in result.stdout
     entry = json.loads((tmp_path / "report.json").read_text())["files"][0]
     assert {k: entry[k] for k in ("rows", "columns", "delimiter", "header", "ragged_rows")} == {
         "rows": 4,
         "columns": 3,
-        "delimiter": ";",
+        "delimiter": "semicolon",  # as the csv-delimiter metadata writes it
         "header": ["id", "nome", "preço"],
         "ragged_rows": 2,
     }

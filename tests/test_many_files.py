@@ -132,8 +132,13 @@ def test_report_is_written_entry_by_entry_as_the_same_json_document() -> None:
     results[1].notes += ("restarted",)
     for listed in (results, []):
         summary = summarise(listed, 1.5)
-        whole = {"files": [result_entry(r) for r in listed], "summary": summary_entry(summary)}
-        assert "".join(report_chunks(listed, summary)) == json_text(whole, indent=2) + "\n"
+        whole = {
+            "run_id": "r1",
+            "manifest_key": "m/r1.json",
+            "files": [result_entry(r) for r in listed],
+            "summary": summary_entry(summary),
+        }
+        assert "".join(report_chunks(listed, summary, "m/r1.json", "r1")) == json_text(whole, indent=2) + "\n"
 
 
 def test_a_rerun_regenerates_small_transcoded_files_to_skip_them_and_catches_a_changed_one(

@@ -6,14 +6,9 @@ import asyncio
 
 import aioboto3
 import pytest
-from botocore.useragent import register_feature_id
 
-from async_ingest.s3.client import (
-    ENDPOINT_SERVICES,
-    cache_endpoints_per_bucket,
-    cache_user_agent,
-    make_session,
-)
+from async_ingest.s3.client import make_session
+from async_ingest.s3.compat import ENDPOINT_SERVICES, cache_endpoints_per_bucket, cache_user_agent
 from async_ingest.s3.model import ConnectionSettings, Credentials
 
 REGIONS = ["us-east-1", "eu-west-3", "ap-southeast-2", "cn-north-1", "us-gov-west-1", "us-iso-east-1"]
@@ -85,7 +80,9 @@ def test_endpoints_cached_per_bucket_resolve_as_before(endpoint_url: str | None)
 
 
 def test_user_agent_kept_per_feature_set_is_botocores() -> None:
-    from botocore.context import start_as_current_context
+    # botocore records request features from 1.37.x on; before, the User-Agent is not cached at all.
+    start_as_current_context = pytest.importorskip("botocore.context").start_as_current_context
+    register_feature_id = pytest.importorskip("botocore.useragent").register_feature_id
 
     async def strings() -> list[tuple[str, str]]:
         session = make_session(ConnectionSettings(credentials=CREDENTIALS))

@@ -37,6 +37,7 @@ from async_ingest.output.progress import (
     PlainPrinter,
     Printer,
     TerminalProgress,
+    json_error_line,
 )
 from async_ingest.pipeline.budget import physical_memory
 from async_ingest.pipeline.parts import DEFAULT_PART_SIZE, MAX_EXPANDED_CEILING, MAX_PART_SIZE, MIN_PART_SIZE
@@ -614,11 +615,21 @@ def make_printer(settings: RunSettings, sources: list[SourceFile]) -> Printer:
         return JsonLogPrinter()
     if sys.stdout.isatty() and not settings.quiet and not settings.ingest.dry_run:
         return TerminalProgress(sum(s.size for s in sources), len(sources))
-    return PlainPrinter(quiet=settings.quiet, every_s=settings.progress_interval)
+    return PlainPrinter(
+        quiet=settings.quiet,
+        every_s=settings.progress_interval,
+        total_files=len(sources),
+        total_bytes=sum(s.size for s in sources),
+    )
+
+
+_PRINTERS: list[Printer] = []  # the run's printer, closed (bars cleared) before a signal's line
 
 
 def _cli_printer(settings: RunSettings, sources: list[SourceFile]) -> Printer:
-    return make_printer(settings, sources)
+    printer = make_printer(settings, sources)
+    _PRINTERS.append(printer)
+    return printer
 
 
 CLI_OUTPUT = Output(printer=_cli_printer, say=print, warn=_stderr)
@@ -635,12 +646,26 @@ async def _run_with_signals(settings: RunSettings, received: list[int]) -> int:
         if received:
             return  # already stopping: let the aborts finish
         received.append(signum)
+        for printer in _PRINTERS:
+            printer.close()  # the bars go first: the line below must not be drawn over them
         print(f"async-ingest: {signal.Signals(signum).name}: aborting uploads in flight...", file=sys.stderr)
         main_task.cancel()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     return (await execute(settings, CLI_OUTPUT)).exit_code
+
+
+def _json_mode(argv: Sequence[str] | None, environ: dict[str, str]) -> bool:
+    """--log-format json, read before the options are checked: their errors are JSON too."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    chosen = environ.get("ASYNC_INGEST_LOG_FORMAT", "text")
+    for index, arg in enumerate(args):
+        if arg == "--log-format" and index + 1 < len(args):
+            chosen = args[index + 1]
+        elif arg.startswith("--log-format="):
+            chosen = arg.split("=", 1)[1]
+    return chosen == "json"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -651,7 +676,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = parse_settings(argv, environ)
         return asyncio.run(_run_with_signals(settings, received))
     except ConfigError as exc:
-        print(f"async-ingest: error: {printable(str(exc))}", file=sys.stderr)
+        line = f"async-ingest: error: {printable(str(exc))}"
+        print(json_error_line(line) if _json_mode(argv, environ) else line, file=sys.stderr)
         return EXIT_USAGE
     except (asyncio.CancelledError, KeyboardInterrupt):
         if received and received[0] == signal.SIGTERM:

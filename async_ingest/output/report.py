@@ -15,9 +15,33 @@ from typing import Any
 
 from async_ingest.events import FileResult
 from async_ingest.output.display import json_safe, json_text
+from async_ingest.transform.csvcheck import DELIMITER_NAMES, CsvStats
 
 TMP_SUFFIX = ".tmp"
 TMP_NAME_CHARS = 100  # of PATH's name in the temporary file's name (NAME_MAX is 255 bytes)
+
+
+# What the CSV check found, by the name the summaries count it under (a file counts once per kind).
+CSV_FINDINGS = ("ragged_rows", "unterminated_quote", "no_header", "not_csv")
+
+
+def delimiter_name(delimiter: str | None) -> str:
+    """comma, semicolon, pipe, tab, or none (one column): the notation of the `csv-delimiter`
+    metadata, which re-runs read back from objects already landed, used in every output too."""
+    return DELIMITER_NAMES.get(delimiter or "", "none")
+
+
+def csv_findings(stats: CsvStats | None) -> list[str]:
+    """The CSV_FINDINGS this file has (none without the check): what a loader would trip on."""
+    if stats is None:
+        return []
+    found = {
+        "ragged_rows": stats.ragged_rows > 0,
+        "unterminated_quote": stats.unterminated_quote_line is not None,
+        "no_header": not stats.header,
+        "not_csv": stats.not_csv is not None,
+    }
+    return [name for name in CSV_FINDINGS if found[name]]
 
 
 class ReportPathError(ValueError):
@@ -37,6 +61,8 @@ class Summary:
     seconds: float = 0.0
     encodings: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    csv_flagged: int = 0  # files with at least one CSV finding (uploaded all the same in report mode)
+    csv_findings: dict[str, int] = field(default_factory=dict)  # files per finding, the found ones
 
     @property
     def throughput(self) -> float:
@@ -47,6 +73,12 @@ class Summary:
 def summarise(results: list[FileResult], seconds: float) -> Summary:
     statuses = Counter(r.status for r in results)
     encodings = Counter(r.encoding.encoding for r in results if r.encoding is not None)
+    flagged = 0
+    findings: Counter[str] = Counter()
+    for result in results:
+        found = csv_findings(result.csv)
+        flagged += bool(found)
+        findings.update(found)
     return Summary(
         files=len(results),
         uploaded=statuses["uploaded"],
@@ -59,6 +91,8 @@ def summarise(results: list[FileResult], seconds: float) -> Summary:
         seconds=seconds,
         encodings=dict(sorted(encodings.items())),
         failures=[json_safe(r.error) for r in results if r.error],
+        csv_flagged=flagged,
+        csv_findings={name: findings[name] for name in CSV_FINDINGS if findings[name]},
     )
 
 
@@ -99,7 +133,7 @@ def csv_entry(result: FileResult) -> dict[str, Any]:
     return {
         "rows": stats.rows,
         "columns": stats.columns,
-        "delimiter": stats.delimiter,
+        "delimiter": delimiter_name(stats.delimiter),
         "header": list(stats.names) if stats.header else None,
         "ragged_rows": stats.ragged_rows,
         "first_ragged_lines": list(stats.first_ragged_lines),
@@ -121,13 +155,19 @@ def summary_entry(summary: Summary) -> dict[str, Any]:
         "replacements": summary.replacements,
         "seconds": round(summary.seconds, 3),
         "encodings": summary.encodings,
+        "csv_flagged": summary.csv_flagged,
+        "csv_findings": summary.csv_findings,
     }
 
 
-def report_chunks(results: list[FileResult], summary: Summary) -> Iterator[str]:
-    """The report, {"files": [result_entry...], "summary": summary_entry}, as JSON with indent 2,
-    one file entry at a time: a report of 100,000 files is never held whole, as dicts or as text."""
-    yield '{\n  "files": ['
+def report_chunks(
+    results: list[FileResult], summary: Summary, manifest_key: str | None = None, run_id: str | None = None
+) -> Iterator[str]:
+    """The report, {"run_id", "manifest_key", "files": [result_entry...], "summary": summary_entry},
+    as JSON with indent 2, one file entry at a time: a report of 100,000 files is never held whole,
+    as dicts or as text. manifest_key is null when no manifest was written (--no-manifest, failed)."""
+    head = json_text({"run_id": run_id, "manifest_key": manifest_key}, indent=2)
+    yield head[: head.rindex("\n")] + ',\n  "files": ['
     for index, result in enumerate(results):
         entry = textwrap.indent(json_text(result_entry(result), indent=2), "    ")
         yield ("\n" if index == 0 else ",\n") + entry
@@ -185,7 +225,14 @@ def _umask() -> int:
     return mask
 
 
-def write_report(path: Path, results: list[FileResult], summary: Summary) -> None:
+def write_report(
+    path: Path,
+    results: list[FileResult],
+    summary: Summary,
+    *,
+    manifest_key: str | None = None,
+    run_id: str | None = None,
+) -> None:
     """Written to a temporary file beside PATH, then renamed over it: a reader never sees half a
     report. ReportPathError if PATH became something else than a regular file meanwhile."""
     _refuse_special(path)
@@ -193,7 +240,7 @@ def write_report(path: Path, results: list[FileResult], summary: Summary) -> Non
     try:
         with open(fd, "w", encoding="utf-8") as out:
             os.fchmod(out.fileno(), 0o666 & ~_umask())  # as a plain open() would (mkstemp: 0600)
-            out.writelines(report_chunks(results, summary))
+            out.writelines(report_chunks(results, summary, manifest_key, run_id))
             out.flush()
             os.fsync(out.fileno())
         _refuse_special(path)

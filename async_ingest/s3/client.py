@@ -6,22 +6,24 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
-import json
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import aioboto3
 from aiobotocore.config import AioConfig
-from aiobotocore.httpsession import AIOHTTPSession
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.payload import Payload
+from aiobotocore.session import get_session
 from botocore import utils as botocore_utils
-from botocore.context import get_context
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
-from botocore.regions import EndpointResolver
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from async_ingest.s3.checksums import CHECKSUMS, stored_checksum
+from async_ingest.s3.compat import (
+    PAYLOAD_SLICE,
+    cache_endpoints_per_bucket,
+    cache_user_agent,
+    install_lean_endpoint_resolver,
+    watched_session_class,
+)
 from async_ingest.s3.model import (
     READ_TIMEOUT_S,
     ConnectionSettings,
@@ -102,50 +104,6 @@ class PartBody(io.RawIOBase):
         return chunk  # type: ignore[return-value]
 
 
-# Slices written to the connection at a time: the transport copies what the socket does not take at
-# once, so a slice bounds that copy, and each write is one pass through the event loop.
-PAYLOAD_SLICE = 1024 * 1024
-
-
-class PartPayload(Payload):
-    """The body of one attempt, written to the connection straight from the part buffer.
-
-    aiohttp sends a file-like body by reading each 256 KiB chunk on an executor thread: 32 thread
-    hand-offs per 8 MiB part, which cost a fifth of the client CPU in the bench profile. A part is
-    already in memory, so its slices are written from the event loop with no thread at all. Reading
-    through the PartBody keeps its position moving, which the stall watchdog watches.
-    """
-
-    def __init__(self, body: PartBody) -> None:
-        super().__init__(body, content_type=None)
-        self._start = body.tell()
-        self._length = len(body) - self._start
-        self._size = self._length
-
-    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        raise TypeError("a part body is bytes, not text")
-
-    async def write(self, writer: AbstractStreamWriter) -> None:
-        await self.write_with_length(writer, None)
-
-    async def write_with_length(self, writer: AbstractStreamWriter, content_length: int | None) -> None:
-        body: PartBody = self._value
-        body.seek(self._start)  # aiohttp itself re-sends a request once if a kept-alive connection died
-        remaining = self._length if content_length is None else min(content_length, self._length)
-        limiter = body.limiter
-        step = PAYLOAD_SLICE if limiter is None else slice_size(int(limiter.rate), PAYLOAD_SLICE)
-        while remaining > 0:
-            chunk = body.read(min(step, remaining))
-            if not chunk:
-                return
-            remaining -= len(chunk)
-            if limiter is not None:
-                wait = limiter.take(len(chunk))
-                body.paced_until = time.monotonic() + wait
-                await asyncio.sleep(wait)
-            await writer.write(chunk)
-
-
 def content_md5(body: Body) -> dict[str, str]:
     """The ContentMD5 argument of a request carrying body."""
     md5 = CHECKSUMS["md5"]
@@ -184,39 +142,14 @@ def make_session(settings: ConnectionSettings) -> aioboto3.Session:
         )
     if settings.profile:
         kwargs["profile_name"] = settings.profile
-    session = aioboto3.Session(**kwargs)
-    session._session.get_component("response_parser_factory").set_parser_defaults(
+    # The botocore session is made here and handed over (a public argument), so it is at hand
+    # without aioboto3's private attribute.
+    botocore_session = get_session()
+    botocore_session.get_component("response_parser_factory").set_parser_defaults(
         timestamp_parser=parse_timestamp
     )
-    session._session._internal_components.lazy_register_component(
-        "endpoint_resolver", lambda: lean_endpoint_resolver(session._session)
-    )
-    return session
-
-
-# The services a run's clients talk to: S3, and those botocore's credential providers call
-# (AssumeRole and web identity, SSO and its token refresh, `aws login`).
-ENDPOINT_SERVICES = frozenset({"s3", "sts", "sso", "sso-oidc", "signin"})
-
-
-def lean_endpoint_resolver(botocore_session: Any) -> EndpointResolver:
-    """botocore parses endpoints.json, every AWS service in every partition, into ~6 MB of dicts
-    that stay for the whole run, though a run needs S3 and the credential services. The resolver
-    keeps every partition (regions, DNS suffixes, defaults) with only those services' entries; a
-    service without an entry resolves through its partition's defaults, as botocore does for any
-    new service. The parsed file is dropped from the loader's cache so its memory goes back."""
-    loader = botocore_session.get_component("data_loader")
-    endpoints, path = loader.load_data_with_path("endpoints")
-    partitions = [
-        {**partition, "services": {k: v for k, v in partition["services"].items() if k in ENDPOINT_SERVICES}}
-        for partition in endpoints["partitions"]
-    ]
-    lean = {**endpoints, "partitions": partitions}
-    cache = getattr(loader, "_cache", None)
-    if isinstance(cache, dict):
-        for key in [k for k in cache if isinstance(k, tuple) and "endpoints" in k]:
-            del cache[key]
-    return EndpointResolver(lean, uses_builtin_data=loader.is_builtin_path(path))
+    install_lean_endpoint_resolver(botocore_session)
+    return aioboto3.Session(botocore_session=botocore_session, **kwargs)
 
 
 def parse_timestamp(text: str) -> Any:
@@ -233,42 +166,9 @@ def resolve_region(session: aioboto3.Session, settings: ConnectionSettings) -> s
     return settings.region or session.region_name or DEFAULT_REGION
 
 
-class WatchedHTTPSession(AIOHTTPSession):  # type: ignore[misc]
-    """aiohttp starts its read timeout only once a request body is fully written, and waits for a
-    '100 Continue' with no timeout at all: a server or network that stops taking a part's bytes (or
-    never answers the Expect header) would hang that attempt for good, --read-timeout or not. An
-    attempt whose part body has not moved for the read timeout is given up as a read timeout, which
-    botocore retries (re-sending the part from memory) like any other."""
-
-    async def send(self, request: Any) -> Any:
-        body = request.body
-        if not isinstance(body, PartBody):
-            return await super().send(request)
-        limit = float(self._timeout.sock_read or READ_TIMEOUT_S)
-        # This attempt writes a payload over the body; botocore rewinds the PartBody itself (the
-        # request's body again after the attempt) before a retry.
-        request.body = PartPayload(body)
-        attempt = asyncio.ensure_future(super().send(request))
-        position, moved = -1, time.monotonic()
-        try:
-            while True:
-                done, _ = await asyncio.wait({attempt}, timeout=min(1.0, limit / 4))
-                if done:
-                    return attempt.result()
-                if body.closed or body.tell() != position:
-                    position, moved = (-1 if body.closed else body.tell()), time.monotonic()
-                elif time.monotonic() - max(moved, body.paced_until) > limit:  # our own pacing is no stall
-                    raise ReadTimeoutError(endpoint_url=request.url, error="the request body stalled")
-        finally:
-            if not attempt.done():
-                attempt.cancel()
-                await asyncio.gather(attempt, return_exceptions=True)
-            request.body = body
-
-
 def client_config(settings: ConnectionSettings) -> AioConfig:
     return AioConfig(
-        http_session_cls=WatchedHTTPSession,
+        http_session_cls=watched_session_class(settings.read_timeout_s or READ_TIMEOUT_S, PartBody),
         max_pool_connections=settings.max_connections,
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=settings.read_timeout_s,
@@ -570,53 +470,6 @@ class S3:
             if not response.get("IsTruncated"):
                 return etags
             kwargs["ContinuationToken"] = response["NextContinuationToken"]
-
-
-def cache_endpoints_per_bucket(client: Any) -> None:
-    """botocore resolves every request's endpoint through S3's rule set, with a cache keyed on all
-    the rule set's parameters, `Key` among them: every new object missed it and paid ~0.3 ms of CPU
-    (0.43 ms a lookup against 0.10 cached). No rule reads `Key`, `Prefix` or `CopySource`, so they
-    are left out of the lookup and a run resolves once per bucket and operation kind. A parameter
-    some future rule set reads stays in; without botocore's resolver nothing changes."""
-    resolver = getattr(client, "_ruleset_resolver", None)
-    provider = getattr(resolver, "_provider", None)
-    resolve = getattr(provider, "resolve_endpoint", None)
-    if provider is None or resolve is None:
-        return
-    try:  # the rule objects' attributes as JSON (~5 ms once): which parameters some rule reads
-        rules = json.dumps(getattr(getattr(provider, "ruleset", None), "rules", None) or [], default=vars)
-    except (TypeError, ValueError):  # a botocore whose rules cannot be read so: leave its cache alone
-        return
-    unused = [name for name in ("Key", "Prefix", "CopySource") if f'"ref": "{name}"' not in rules]
-    if '"ref"' not in rules or not unused:
-        return
-
-    def resolve_endpoint(**params: Any) -> Any:
-        for name in unused:
-            params.pop(name, None)
-        return resolve(**params)
-
-    provider.resolve_endpoint = resolve_endpoint
-
-
-def cache_user_agent(client: Any) -> None:
-    """botocore builds the User-Agent string twice per request, sanitising it character by
-    character (~0.25 ms of CPU per request, 7% of a small file's). It depends only on the client
-    and on the features the request context has recorded, so it is kept per feature set."""
-    creator = getattr(client, "_user_agent_creator", None)
-    build = getattr(creator, "to_string", None)
-    if creator is None or build is None:
-        return
-    built: dict[frozenset[str], str] = {}
-
-    def to_string() -> str:
-        context = get_context()
-        features = frozenset(context.features) if context is not None else frozenset()
-        if features not in built:
-            built[features] = build()
-        return built[features]
-
-    creator.to_string = to_string
 
 
 def bandwidth_limiter(bwlimit: int | None) -> TokenBucket | None:

@@ -1,0 +1,161 @@
+"""Read-ahead (issue 22): ParallelFiller gives the same parts, checksums, counts and CSV facts as
+PartFiller, whatever falls on a segment or part boundary; one end-to-end upload against SeaweedFS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from async_ingest.pipeline.file import CsvCheck
+from async_ingest.pipeline.parts import MIN_PART_SIZE, SEGMENT, ParallelFiller, PartFiller
+from async_ingest.transform import native
+from async_ingest.transform.csvcheck import CsvChecker, CsvPolicy
+from async_ingest.transform.transcode import DecodeFailure, Transcoder
+from tests.conftest import cli_env, read_object, run_cli
+
+pytestmark = pytest.mark.skipif(native.IMPLEMENTATION != "native", reason="read-ahead needs the C core")
+
+PART = MIN_PART_SIZE
+
+
+def fill(path: Path, encoding: str, errors: str, parallel: bool, bom: bytes = b"") -> tuple[Any, ...]:
+    """Every part of path: (part bytes' SHA-256s, part checksums, object SHA-256, bytes in/out,
+    replacements, CSV facts), or ("failed", message)."""
+    size = path.stat().st_size
+    transcoder = Transcoder(encoding, errors=errors, bom=bom)
+    check = CsvCheck(CsvChecker(), CsvPolicy("report"))
+    filler: PartFiller
+    if parallel:
+        filler = ParallelFiller(
+            path, transcoder, PART, size, bom=bom, whole_sha256=True, on_text=check.checker.feed
+        )
+    else:
+        filler = PartFiller(open(path, "rb", buffering=0), transcoder, PART, size, whole_sha256=True)  # noqa: SIM115
+    hashes, digests = [], []
+    try:
+        while True:
+            part = filler.fill(bytearray(PART))
+            if filler.text_checked:
+                check.settle(filler.exhausted)
+            else:
+                check.part(part.data, filler.exhausted)
+            hashes.append(hashlib.sha256(part.data).hexdigest())
+            digests.append(part.digest)
+            if filler.exhausted:
+                break
+    except DecodeFailure as failure:
+        return ("failed", str(failure))
+    finally:
+        if isinstance(filler, ParallelFiller):
+            filler.close()
+    assert filler.sha256 is not None
+    counts = (transcoder.bytes_in, transcoder.bytes_out, transcoder.replacements)
+    return hashes, digests, filler.sha256.hexdigest(), counts, check.checker.finish()
+
+
+def same_both_ways(path: Path, encoding: str, errors: str = "strict", bom: bytes = b"") -> tuple[Any, ...]:
+    sequential = fill(path, encoding, errors, parallel=False, bom=bom)
+    assert fill(path, encoding, errors, parallel=True, bom=bom) == sequential
+    return sequential
+
+
+def rows(count: int, text: str) -> bytes:
+    return "".join(f"{i}|{text}|{i * 7}\r\n" for i in range(count)).encode("utf-8")
+
+
+def test_cp1252_parts_equal(tmp_path: Path) -> None:
+    path = tmp_path / "cp1252.csv"
+    body = "".join(f"{i}|Ação “{i}” – café…|{i % 97}\r\n" for i in range(400_000))
+    path.write_bytes(("id|t|n\r\n" + body).encode("cp1252"))
+    hashes, _, _, counts, stats = same_both_ways(path, "cp1252")
+    assert len(hashes) > 2 and counts[1] > counts[0]  # several parts; the text grew
+    assert stats.rows == 400_000 and stats.ragged_rows == 0
+
+
+@pytest.mark.parametrize("back", [1, 2, 3])
+def test_utf8_multibyte_straddling_boundaries(tmp_path: Path, back: int) -> None:
+    """A 4-byte character starting `back` bytes before every segment (and so every part) boundary,
+    and 3-byte and 2-byte ones everywhere else."""
+    path = tmp_path / "utf8.csv"
+    unit = "ab😀€é|".encode()
+    data = bytearray(b"id|t\n")
+    for boundary in range(SEGMENT, 3 * PART + SEGMENT, SEGMENT):
+        while len(data) + len(unit) <= boundary - back:
+            data += unit
+        data += b"x" * (boundary - back - len(data)) + "😀".encode() + b"\n"
+    path.write_bytes(bytes(data))
+    hashes, _, _, counts, _ = same_both_ways(path, "utf-8")
+    assert counts[0] == counts[1] == len(data) and len(hashes) == 4
+
+
+@pytest.mark.parametrize("errors", ["strict", "replace"])
+@pytest.mark.parametrize("cut", [-3, -2, -1, 0, 1])
+def test_utf8_bad_sequence_at_segment_boundary(tmp_path: Path, errors: str, cut: int) -> None:
+    """A truncated or stray sequence right at a segment boundary fails at the same offset with the
+    same reason (strict), or gets the same U+FFFDs (replace), as in one pass."""
+    path = tmp_path / "bad.csv"
+    data = bytearray(rows(300_000, "coração|ñandú"))
+    for boundary in (SEGMENT, 5 * SEGMENT, PART):
+        data[boundary + cut : boundary + cut + 3] = b"\xe2\x82|"  # € without its last byte
+        data[boundary + 40] = 0x80  # a stray continuation byte
+    path.write_bytes(bytes(data))
+    result = same_both_ways(path, "utf-8", errors)
+    if errors == "strict":
+        assert result[0] == "failed" and f"offset {SEGMENT + cut}" in result[1]
+    else:
+        assert result[3][2] >= 3  # at least the three cut euro signs
+
+
+def test_cp1252_undefined_byte_and_replace(tmp_path: Path) -> None:
+    path = tmp_path / "undefined.csv"
+    data = bytearray("ação|x\n".encode("cp1252") * 2_000_000)
+    data[3 * SEGMENT + 1] = 0x81  # undefined in Windows-1252
+    path.write_bytes(bytes(data))
+    failed = same_both_ways(path, "cp1252")
+    assert failed[0] == "failed" and f"offset {3 * SEGMENT + 1}" in failed[1]
+    assert same_both_ways(path, "cp1252", "replace")[3][2] == 1
+
+
+def test_utf8_bom_and_exact_part_multiple(tmp_path: Path) -> None:
+    """A BOM is stripped once; a file that ends exactly on a part boundary ends with that part."""
+    path = tmp_path / "bom.csv"
+    bom = b"\xef\xbb\xbf"
+    body = rows(800_000, "é")
+    end = body.rfind(b"\n", 0, 2 * PART) + 1
+    path.write_bytes(bom + body[:end] + b"x" * (2 * PART - end))
+    hashes, _, _, counts, _ = same_both_ways(path, "utf-8", bom=bom)
+    assert len(hashes) == 2 and counts[1] == 2 * PART
+
+
+def test_e2e_same_object_as_sequential(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    """The same cp1252 file uploaded with read-ahead and without (ASYNC_INGEST_NO_EXTENSIONS=1: the
+    Python twin, sequential): same bytes, ETag, checksum and CSV facts in the report."""
+    source = tmp_path / "src" / "movies.csv"
+    source.parent.mkdir()
+    body = "".join(f"{i}|Ação “{i}” – café|{i % 13}\r\n" for i in range(700_000))
+    source.write_bytes(("id|t|n\r\n" + body).encode("cp1252"))
+    found = []
+    for run, extra in (
+        ("ahead", {"ASYNC_INGEST_READ_AHEAD": "1"}),
+        ("seq", {"ASYNC_INGEST_NO_EXTENSIONS": "1"}),
+    ):
+        report = tmp_path / f"{run}.json"
+        result = run_cli(
+            source, "--bucket", shared_bucket, "--key-template", f"{prefix}/{run}/{{filename}}",
+            "--part-size", "5MiB", "--report", report, env=cli_env(s3_server.endpoint_url, **extra),
+        )  # fmt: skip
+        assert result.returncode == 0, result.output
+        (entry,) = json.loads(report.read_text("utf-8"))["files"]
+        head = s3.head_object(Bucket=shared_bucket, Key=f"{prefix}/{run}/movies.csv", ChecksumMode="ENABLED")
+        found.append(
+            (entry["etag"], entry.get("checksum"), entry.get("csv"), head["ETag"], head["ContentLength"])
+        )
+        assert read_object(s3, shared_bucket, f"{prefix}/{run}/movies.csv") == ("id|t|n\r\n" + body).encode()
+    assert found[0] == found[1]
+    assert found[0][3].endswith('-4"') or "-" in found[0][3]  # several parts
