@@ -10,10 +10,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "FailedFiles", "RunResult", "__version__", "ingest", "ingest_async"]
+__all__ = [
+    "ConfigError",
+    "Credentials",
+    "FailedFiles",
+    "IngestOptions",
+    "RunResult",
+    "__version__",
+    "ingest",
+    "ingest_async",
+]
 
 if TYPE_CHECKING:
     from async_ingest.api import ingest, ingest_async
+    from async_ingest.options import Credentials, IngestOptions
     from async_ingest.outcome import ConfigError, FailedFiles, RunResult
 
 
@@ -22,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from async_ingest import api
 
         return getattr(api, name)
+    if name in ("Credentials", "IngestOptions"):
+        from async_ingest import options
+
+        return getattr(options, name)
     if name in ("ConfigError", "FailedFiles", "RunResult"):
         from async_ingest import outcome
 

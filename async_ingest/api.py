@@ -1,48 +1,53 @@
 """The Python API, for orchestrator tasks (Airflow, Dagster, Prefect, a script):
 
-    result = ingest(["exports/"], bucket="datalake", key_template="raw/{filename}")
-    if not result.ok:
-        raise RuntimeError(result.failures)
+    from async_ingest import IngestOptions, ingest
 
-Keyword options are the command's long options with underscores (``endpoint_url``, ``key_template``,
-``part_size``, ``no_manifest``, ...); flags take a bool, repeatable options (``include``, ``tag``, ...)
-a string or a list of strings. They go through the command's own checks, so a bad value raises
-ConfigError with the command's message. Unlike the command, the API reads no ASYNC_INGEST_*
-variable (a task says what it means); AWS_* variables and the AWS config files are honoured as by
-the command (credentials, AWS_ENDPOINT_URL, region). It prints nothing unless ``progress=True``
-(the command's output) or a ``printer`` is given, and installs no signal handler: cancelling the
-task (ingest_async) or Ctrl-C (ingest) aborts the uploads in flight.
+    result = ingest(["exports/"], bucket="datalake", key_template="raw/{filename}")
+    result.raise_for_failures()
+
+    base = IngestOptions(bucket="datalake", checksum="crc32", manifest=False)
+    ingest(["a/"], base, part_size="16MiB")  # keyword changes override fields of the options
+
+Options are IngestOptions' fields (the command's long options with underscores, negative flags made
+positive: ``manifest=False`` for ``--no-manifest``); sizes take bytes or "8MiB"; ``date`` a
+``datetime.date`` or "YYYY-MM-DD"; ``tags``/``metadata`` a mapping. An unknown keyword is a
+TypeError at the call (and mypy flags it: the keywords are typed). A bad value raises ConfigError
+naming the option as Python spells it (``part_size=1: must be between 5MiB and 5GiB``). The API reads
+no ASYNC_INGEST_* variable (a task says what it means); AWS_* variables and the AWS config files are
+honoured as by the command (credentials, AWS_ENDPOINT_URL, region). It prints nothing unless
+``progress=True`` (the command's output) or a ``printer`` is given, and installs no signal handler:
+cancelling the task (ingest_async) or Ctrl-C (ingest) aborts the uploads in flight.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import concurrent.futures
-import datetime as dt
+import dataclasses
 import os
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from async_ingest.cli.main import (
-    CLI_OUTPUT,
-    NUMBER_PARSERS,
-    _Repeatable,
-    build_parser,
-    settings_from_args,
-)
-from async_ingest.outcome import ConfigError, Output, RunResult
-from async_ingest.output.progress import Printer
+from async_ingest.options import OPTION_NAMES, IngestOptions, OptionChanges, resolve
+from async_ingest.outcome import ConfigError, Output, RunResult, spell_options
+from async_ingest.output.progress import Printer, default_printer
 from async_ingest.output.report import Summary
 from async_ingest.run import drop_connection_noise, execute, tune_allocator
 from async_ingest.settings import RunSettings
+from async_ingest.subscribers import Subscriber, subscribed
 
-__all__ = ["ConfigError", "RunResult", "ingest", "ingest_async"]
+__all__ = ["ConfigError", "IngestOptions", "RunResult", "ingest", "ingest_async"]
 
 Source = str | os.PathLike[str]
-_NOT_OPTIONS = {"help", "version", "sources"}
+# Keyword spellings of the first release (the command's flags with underscores): still taken, with a
+# DeprecationWarning, until the next release. Each maps to the field and how its value turns.
+DEPRECATED: dict[str, tuple[str, Any]] = {
+    "no_manifest": ("manifest", lambda value: not value),
+    "no_create_bucket": ("create_bucket", lambda value: not value),
+    "tag": ("tags", lambda value: [value] if isinstance(value, str) else list(value)),
+}
 
 
 class _Silent:
@@ -61,27 +66,30 @@ class _Silent:
 def _warn(line: str) -> None:
     """A warning about the configuration (a credentials file readable by others): a Python warning,
     which the orchestrator's log shows and a caller may filter."""
-    warnings.warn(line.removeprefix("async-ingest: warning: "), UserWarning, stacklevel=6)
+    warnings.warn(spell_options(line), UserWarning, stacklevel=6)
 
 
-def _methods(thing: object, *names: str) -> list[object]:
-    return [getattr(thing, name, None) for name in names]
+def _output(progress: bool, printer: Printer | None, subscriber: Subscriber | None = None) -> Output:
+    """Where the run's events go: nowhere, the command's output, or the caller's printer; and to
+    the caller's subscriber (on_queued / on_progress / on_done) beside that."""
+    output = _printer_output(progress, printer)
+    return output if subscriber is None else subscribed(output, subscriber)
 
 
-def _output(progress: bool, printer: Printer | None) -> Output:
-    """Checked at the call, not when the run first reports: progress="no" would count as true."""
+def _printer_output(progress: bool, printer: Printer | None) -> Output:
     if not isinstance(progress, bool):
-        raise ConfigError(f"progress={progress!r}: expected True or False")
-    parts = () if printer is None else (printer, *_methods(printer, "summary", "close"))
-    if not all(map(callable, parts)):
-        raise ConfigError(
-            f"printer={printer!r}: expected a printer (called with each event, with summary() and close())"
-        )
+        raise ConfigError("expected True or False", option="progress", value=progress)
     if printer is not None:
+        if not callable(printer) or not callable(getattr(printer, "summary", None)):
+            raise ConfigError(
+                "expected a printer (a callable with summary() and close())", option="printer", value=printer
+            )
         custom = printer
         return Output(printer=lambda settings, sources: custom)
     if progress:
-        return CLI_OUTPUT
+        import sys
+
+        return Output(printer=default_printer, say=print, warn=lambda line: print(line, file=sys.stderr))
     return Output(printer=lambda settings, sources: _Silent())
 
 
@@ -92,85 +100,62 @@ def _source_list(sources: Source | Iterable[Source]) -> list[Path]:
     return [Path(source) for source in sources]
 
 
-def _value(action: argparse.Action, name: str, value: Any) -> Any:
-    """An option's value as argparse would have produced it from the command line."""
-    flag = action.option_strings[0]
-    if isinstance(action, argparse._StoreTrueAction):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name}={value!r}: expected True or False (the flag {flag})")
-        return value
-    if isinstance(action, _Repeatable):
-        values = [value] if isinstance(value, str) else list(value)
-        if not all(isinstance(item, str) for item in values):
-            raise ConfigError(f"{name}={value!r}: expected a string or a list of strings ({flag})")
-        return values
-    if isinstance(value, dt.datetime):  # a datetime is a date too: its day
-        value = value.date()
-    if isinstance(value, dt.date):
-        value = value.isoformat()
-    if action.type is Path:
-        if not isinstance(value, str | os.PathLike):
-            raise ConfigError(f"{name}={value!r}: expected a path ({flag})")
-        return Path(value)
-    if action.type in (int, float):
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ConfigError(f"{name}={value!r}: expected a number ({flag})")
-        if action.type is int and isinstance(value, float):  # int(1.7) would be 1, silently
-            raise ConfigError(f"{name}={value!r}: expected a whole number ({flag})")
-        try:
-            value = NUMBER_PARSERS[action.type](value) if isinstance(value, str) else action.type(value)
-        except ValueError:
-            raise ConfigError(f"{name}={value!r}: expected a number ({flag})") from None
-    elif isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # part_size=16 * MiB, parts_in_flight=8: as the command would read them
-    elif not isinstance(value, str):
-        raise ConfigError(f"{name}={value!r}: expected a string ({flag})")
-    if action.choices is not None and value not in action.choices:
-        raise ConfigError(f"{flag} {value!r}: choose from {', '.join(map(str, action.choices))}")
-    return value
+def _options(options: IngestOptions | None, changes: dict[str, Any]) -> IngestOptions:
+    """options with the keyword changes applied; old spellings taken with a DeprecationWarning."""
+    if options is not None and not isinstance(options, IngestOptions):
+        raise TypeError(f"options must be an IngestOptions, not {type(options).__name__}")
+    fields: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name in DEPRECATED:
+            field, turn = DEPRECATED[name]
+            warnings.warn(
+                f"{name}= is deprecated: use {field}= (IngestOptions)", DeprecationWarning, stacklevel=4
+            )
+            name, value = field, turn(value)
+        elif name not in OPTION_NAMES:
+            raise TypeError(f"ingest() got an unexpected keyword argument {name!r} (see IngestOptions)")
+        if value is None and name not in ("credentials",):
+            continue  # None: the option's default, as when it is left out
+        fields[name] = value
+    return dataclasses.replace(options or IngestOptions(), **fields)
 
 
-def settings_from_options(sources: list[Path], options: dict[str, Any]) -> RunSettings:
-    """Keyword options -> the command's namespace -> the command's checks -> RunSettings."""
-    parser = build_parser()
-    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in _NOT_OPTIONS}
-    args = parser.parse_args([])
-    for name, value in options.items():
-        action = actions.get(name)
-        if action is None:
-            raise ConfigError(f"unknown option {name!r} (the command's long options, with underscores)")
-        if value is not None:  # None: the option's default, as when it is left out
-            setattr(args, name, _value(action, name, value))
-    args.sources = sources
+def _settings(sources: Source | Iterable[Source], options: IngestOptions | None, changes: Any) -> RunSettings:
     # AWS_* only (endpoint, credentials): no ASYNC_INGEST_* default, no shard from the job's index.
     environ = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-    return settings_from_args(args, environ, warn=_warn)
+    return resolve(_source_list(sources), _options(options, dict(changes)), environ, _warn)
 
 
 async def ingest_async(
     sources: Source | Iterable[Source],
+    options: IngestOptions | None = None,
+    /,
     *,
-    bucket: str | None = None,
     progress: bool = False,
     printer: Printer | None = None,
-    **options: Any,
+    subscriber: Subscriber | None = None,
+    **changes: Unpack[OptionChanges],
 ) -> RunResult:
-    """Land SOURCES (CSV files or folders) in BUCKET as UTF-8, on the running event loop.
+    """Land SOURCES (CSV files or folders) in the bucket as UTF-8, on the running event loop.
 
     Raises ConfigError for a bad option or a configuration found wrong before any upload (bucket
-    name, credentials refused, missing source); per-file failures are in the result (``ok`` False).
+    name, credentials refused, missing source); per-file failures are in the result (``ok`` False,
+    ``raise_for_failures()``).
     """
-    settings = settings_from_options(_source_list(sources), {"bucket": bucket, **options})
-    return await execute(settings, _output(progress, printer))
+    output = _output(progress, printer, subscriber)
+    settings = _settings(sources, options, changes)
+    return await execute(settings, output)
 
 
 def ingest(
     sources: Source | Iterable[Source],
+    options: IngestOptions | None = None,
+    /,
     *,
-    bucket: str | None = None,
     progress: bool = False,
     printer: Printer | None = None,
-    **options: Any,
+    subscriber: Subscriber | None = None,
+    **changes: Unpack[OptionChanges],
 ) -> RunResult:
     """As ingest_async, in its own event loop; returns when the run is over.
 
@@ -178,8 +163,8 @@ def ingest(
     fresh thread with a loop of its own, and the caller's loop waits: use ``await ingest_async(...)``
     there to keep it running.
     """
-    settings = settings_from_options(_source_list(sources), {"bucket": bucket, **options})
-    output = _output(progress, printer)
+    output = _output(progress, printer, subscriber)
+    settings = _settings(sources, options, changes)
     tune_allocator()
     try:
         asyncio.get_running_loop()

@@ -154,4 +154,4 @@ def collision_message(collisions: dict[str, list[str]], template: str) -> str:
         return text + "; rename them (control characters and backslashes in names become '_')"
     field = "{filename}" if "{filename}" in template else "{stem}"
     example = template.replace(field, "{reldir}/" + field, 1)
-    return text + f"; put {{reldir}} (the folder below SOURCE) in --key-template, e.g. {example}"
+    return text + f"; put {{reldir}} (the folder below SOURCE) in {{opt:key_template}}, e.g. {example}"

@@ -4,6 +4,7 @@ run's lines go (Output): shared by the command line and the Python API (api.py).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,18 +31,34 @@ class ConfigError(Exception):
         self.reason = reason
         self.option = option
         self.value = value
-        super().__init__(self.render(lambda name: name))
+        super().__init__(self.render(python_spelling))
 
     def render(self, spell: Callable[[str], str], python: bool = True) -> str:
-        """The one line: spell(option) names the option; python=False shows the value as typed."""
+        """The one line: spell(option) names the option; python=False shows the value as typed.
+        Options named inside the reason ({opt:NAME}, as lower modules write them) are spelled too."""
+        reason = spell_options(self.reason, spell)
         if self.option is None:
-            return self.reason
+            return reason
         name = spell(self.option)
         if self.value is _NO_VALUE:
-            return f"{name}: {self.reason}"
+            return f"{name}: {reason}"
         if python:
-            return f"{name}={self.value!r}: {self.reason}"
-        return f"{name} {self.value}: {self.reason}"
+            return f"{name}={self.value!r}: {reason}"
+        return f"{name} {self.value}: {reason}"
+
+
+_OPTION_MARK = re.compile(r"\{opt:([a-z_]+)\}")
+NEGATED = {"create_bucket": "create_bucket=False", "manifest": "manifest=False"}
+
+
+def python_spelling(option: str) -> str:
+    """An option as the Python API names it (a negative flag by its value)."""
+    return NEGATED.get(option, option)
+
+
+def spell_options(text: str, spell: Callable[[str], str] = python_spelling) -> str:
+    """{opt:NAME} marks in a message (lower modules never spell a flag) -> the front end's words."""
+    return _OPTION_MARK.sub(lambda match: spell(match.group(1)), text)
 
 
 class FailedFiles(Exception):

@@ -9,7 +9,9 @@ import asyncio
 import contextlib
 import ctypes
 import datetime as dt
+import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from async_ingest.events import FileFinished, FileResult, ManifestWritten
+from async_ingest.events import FileFinished, FileQueued, FileResult, ManifestWritten, Status
 from async_ingest.keys import collision_message, key_collisions
 from async_ingest.outcome import ConfigError, Output, RunResult
 from async_ingest.output.display import printable
@@ -39,11 +41,13 @@ from async_ingest.output.report import (
     summary_entry,
     write_report,
 )
-from async_ingest.pipeline.file import ingest_all, key_plan
+from async_ingest.pipeline.identity import key_plan
+from async_ingest.pipeline.scheduler import ingest_all
 from async_ingest.s3.model import S3Error
 from async_ingest.settings import RunSettings
 from async_ingest.sources.files import SourceError, SourceFile, Unreadable, find_sources
 from async_ingest.sources.stdin import STDIN, stdin_source
+from async_ingest.subscribers import LOGGING, beside
 from async_ingest.units import format_size
 
 EXIT_OK = 0  # every file landed or was skipped as unchanged
@@ -136,7 +140,7 @@ def _check_local_dir(path: Path) -> None:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
-        raise ConfigError(f"--local-dir {path}: cannot write there: {exc.strerror or exc}") from None
+        raise ConfigError(f"{{opt:local_dir}} {path}: cannot write there: {exc.strerror or exc}") from None
 
 
 def unreadable_results(
@@ -145,9 +149,9 @@ def unreadable_results(
     """Folders that could not be read, as failed sources: in the output, the report and exit 1."""
     results = []
     for item in unreadable:
-        result = FileResult(
-            SourceFile(str(item.path), "", 0, 0), settings.ingest.bucket, "", "failed", error=item.error
-        )
+        where = SourceFile(str(item.path), "", 0, 0)
+        result = FileResult(where, settings.ingest.bucket, "", Status.FAILED, error=item.cause)
+        printer(FileQueued(where, ""))  # a subscriber sees every source queued, then done
         printer(FileFinished(result))
         results.append(result)
     return results
@@ -170,13 +174,16 @@ def save_report(
     return None
 
 
-async def execute(settings: RunSettings, output: Output) -> RunResult:
+async def execute(settings: RunSettings, output: Output, *, serve: bool | None = None) -> RunResult:
     """One run, from checked settings to its result: the command and the Python API both come here.
-    ConfigError (UsageError) for what is found before any upload; per-file failures are in the result."""
+    ConfigError (UsageError) for what is found before any upload; per-file failures are in the result.
+    serve (with settings.local): keep the embedded server answering after the run, until SIGINT or
+    SIGTERM (or cancellation), then stop it; the result is the run's."""
     check_paths(settings)
     sources, unreadable = await list_sources(settings)
     if settings.local:
-        return await _run_local(settings, sources, unreadable, output)
+        keep = settings.serve if serve is None else serve
+        return await _run_local(settings, sources, unreadable, output, serve=keep)
     return await _ingest(settings, sources, unreadable, output)
 
 
@@ -188,7 +195,7 @@ async def _ingest(
     errors: list[str] = []
     written: str | None = None
     run_id: str | None = None
-    printer = output.printer(settings, sources)
+    printer = beside(output.printer(settings, sources), LOGGING)  # and the `async_ingest` logger
     failed = unreadable_results(unreadable, settings, printer)
     if settings.ingest.dry_run:
         results = await ingest_all(sources, settings.ingest, None, printer)
@@ -214,6 +221,7 @@ async def _ingest(
             raise ConfigError(str(exc)) from None  # pre-flight: nothing was uploaded
     results = failed + results
     summary = summarise(results, time.monotonic() - started)
+    summary.dry_run = settings.ingest.dry_run  # an empty share of --shard is still a plan: 0 planned
     printer.summary(summary)
     report_error = save_report(settings, results, summary, written, run_id)
     if report_error is not None:
@@ -267,7 +275,12 @@ def drop_connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, An
 
 
 async def _run_local(
-    settings: RunSettings, sources: list[SourceFile], unreadable: list[Unreadable], output: Output
+    settings: RunSettings,
+    sources: list[SourceFile],
+    unreadable: list[Unreadable],
+    output: Output,
+    *,
+    serve: bool = False,
 ) -> RunResult:
     from dataclasses import replace
 
@@ -282,9 +295,55 @@ async def _run_local(
         if not settings.quiet and settings.log_format == "text":
             output.say(f"local S3 server (SeaweedFS) at {server.endpoint_url}, data in {settings.local_dir}")
         connection = replace(settings.connection, endpoint_url=server.endpoint_url)
-        return await _ingest(replace(settings, connection=connection), sources, unreadable, output)
+        result = await _ingest(replace(settings, connection=connection), sources, unreadable, output)
+        if serve:
+            await _serve(server.endpoint_url, settings, result, output)
+        return result
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def _serve(endpoint_url: str, settings: RunSettings, result: RunResult, output: Output) -> None:
+    """--local --serve: after the run, say where the data can be read back (endpoint, a key pair,
+    ready-made commands) and wait for SIGINT or SIGTERM; the caller then stops the server."""
+    from async_ingest.s3.local import PLACEHOLDER_KEY_ID, PLACEHOLDER_SECRET, serve_instructions
+
+    landed = [r for r in result.results if r.status in ("uploaded", "skipped") and r.key]
+    example = landed[0] if landed else None
+    delimiter = example.csv.delimiter if example is not None and example.csv is not None else None
+    if settings.log_format == "json":
+        event = {
+            "event": "serving",
+            "endpoint_url": endpoint_url,
+            "bucket": settings.ingest.bucket,
+            "aws_access_key_id": PLACEHOLDER_KEY_ID,
+            "aws_secret_access_key": PLACEHOLDER_SECRET,
+        }
+        output.say(json.dumps(event))
+    else:
+        for line in serve_instructions(
+            endpoint_url,
+            settings.ingest.bucket,
+            settings.local_dir,
+            example.key if example else None,
+            delimiter,
+        ):
+            output.say(line)
+    sys.stdout.flush()  # a pipe (tee, a test) must see the endpoint now, not when the server stops
+    await _until_signal()
+
+
+async def _until_signal() -> None:
+    """Until SIGINT or SIGTERM: on the main thread these replace the command's handlers (which
+    would report an interruption, though stopping the server is the way a served run ends);
+    elsewhere (an API call on a thread) the wait ends when the task is cancelled. A second signal
+    while the server stops is ignored: it is stopping already."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
 
 
 def tune_allocator() -> None:

@@ -90,3 +90,4 @@ class RunSettings:
     progress_interval: float = 5.0
     manifest_key: str | None = None  # template; None: no manifest (--no-manifest)
     stdin_name: str | None = None  # SOURCE - (standard input) and its --name
+    serve: bool = False  # with local: keep the embedded server answering after the run

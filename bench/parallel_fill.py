@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,15 +36,32 @@ def write_input(folder: Path, shape: str, density: str, encoding: str, mib: int)
     return path
 
 
-def fill_all(path: Path, encoding: str, workers: int | None) -> tuple[float, float, list[bytes]]:
-    """(wall s, CPU s, part checksums) of filling every part of path; workers None: PartFiller."""
+def thread_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of this process, by thread id (Linux: /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def fill_all(
+    path: Path, encoding: str, workers: int | None
+) -> tuple[float, float, float, list[float], list[bytes]]:
+    """(wall s, CPU s, CPU s of the filling thread, CPU s of each other thread, part checksums) of
+    filling every part of path; workers None: PartFiller."""
     size = path.stat().st_size
     transcoder = Transcoder(encoding)
     check = CsvCheck(CsvChecker(), CsvPolicy("report"))
     buffer = bytearray(DEFAULT_PART_SIZE)
     digests = []
     pool = ThreadPoolExecutor(workers) if workers else None
-    started, cpu = time.perf_counter(), time.process_time()
+    before = thread_cpu()
+    started, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
     with open(path, "rb", buffering=0) as source:
         filler: PartFiller
         if pool is not None:
@@ -54,7 +72,7 @@ def fill_all(path: Path, encoding: str, workers: int | None) -> tuple[float, flo
                 size,
                 pool=pool,
                 workers=workers,
-                on_text=check.checker.feed,
+                csv=check.checker,
             )
         else:
             filler = PartFiller(source, transcoder, DEFAULT_PART_SIZE, size)
@@ -68,11 +86,20 @@ def fill_all(path: Path, encoding: str, workers: int | None) -> tuple[float, flo
             if filler.exhausted:
                 break
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    own = time.thread_time() - own
+    others = sorted(
+        (
+            spent - before.get(tid, 0.0)
+            for tid, spent in thread_cpu().items()
+            if tid != threading.get_native_id()
+        ),
+        reverse=True,
+    )
     if isinstance(filler, ParallelFiller):
         filler.close()
     if pool is not None:
         pool.shutdown()
-    return wall, cpu, [*digests, repr(check.checker.finish()).encode()]
+    return wall, cpu, own, [t for t in others if t > 0], [*digests, repr(check.checker.finish()).encode()]
 
 
 def main() -> None:
@@ -90,7 +117,7 @@ def main() -> None:
     path = write_input(args.folder, args.shape, args.density, args.encoding, args.mib)
     size = path.stat().st_size
     print(f"{path.name}: {size / 1e6:.0f} MB, load {os.getloadavg()[0]:.2f}")
-    best: dict[str, tuple[float, float]] = {}
+    best: dict[str, tuple[float, float, float, list[float]]] = {}
     reference = None
     for _ in range(args.repeat):
         for name, workers in (
@@ -98,17 +125,25 @@ def main() -> None:
             ("pool of 1", 1),
             (f"pool of {args.workers}", args.workers),
         ):
-            wall, cpu, digests = fill_all(path, args.encoding, workers)
+            wall, cpu, own, others, digests = fill_all(path, args.encoding, workers)
             reference = reference or digests
             assert digests == reference, f"{name}: parts differ"
             if name not in best or wall < best[name][0]:
-                best[name] = (wall, cpu)
+                best[name] = (wall, cpu, own, others)
     base = best["PartFiller"][0]
-    for name, (wall, cpu) in best.items():
+    base_cpu = best["PartFiller"][1]
+    for name, (wall, cpu, own, others) in best.items():
+        # On a loaded machine wall time is the scheduler's: the CPU bound is what the work allows on
+        # N free cores, the filling thread's own CPU or the total spread over the cores.
+        pool = {"PartFiller": 0, "pool of 1": 1}.get(name, args.workers)
+        bound = max(own, (cpu - own) / pool, cpu / (os.cpu_count() or 1)) if pool else cpu
         print(
-            f"{name:>12}: wall {wall:6.2f} s  CPU {cpu:6.2f} s  "
-            f"{size / wall / 1e6:7.0f} MB/s  {base / wall:.2f}x"
+            f"{name:>12}: wall {wall:6.2f} s  CPU {cpu:6.2f} s (filling thread {own:5.2f} s, "
+            f"critical path {bound:5.2f} s)  {size / wall / 1e6:7.0f} MB/s  {base / wall:.2f}x wall, "
+            f"{base_cpu / bound:.2f}x CPU-bound"
         )
+        if others:
+            print(f"{'':>14}other threads' CPU: " + ", ".join(f"{spent:.2f} s" for spent in others))
     print(f"load at the end {os.getloadavg()[0]:.2f}")
 
 

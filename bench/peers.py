@@ -73,6 +73,7 @@ class Input:
     newline: str
     size_label: str  # "1 GiB", "8 x 256 MiB"...
     kind: str = "single"  # single, many (folder of large files), small (folder of small files)
+    force_encoding: bool = False  # async_ingest gets --encoding (a shape its detection refuses)
 
     @property
     def is_folder(self) -> bool:
@@ -149,6 +150,8 @@ def _async_ingest(extra: Sequence[str] = ()) -> Callable[[Input, Target, PeerEnv
         ]
         if not i.is_folder:  # one line per part, with times: the convergence figures (run.py)
             cmd += ["--log-format", "json"]
+        if i.force_encoding:
+            cmd += ["--encoding", i.encoding]
         return cmd + list(extra)
 
     return build

@@ -64,6 +64,7 @@ import convergence  # noqa: E402
 import generate  # noqa: E402
 import peers  # noqa: E402
 import report  # noqa: E402
+import shapes  # noqa: E402
 import zstandard  # noqa: E402  (async_ingest depends on it and on isal: the --compress checks)
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
@@ -144,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=256 * MiB,
         help="largest Windows-1252 file pandas gets; one of this size is added for it (256MiB; 0: none)",
     )
+    p.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="SHAPE:DENSITY",
+        help="also a Windows-1252 file of this bench.shapes shape at each --size, e.g. "
+        "quotes-in-unquoted:1in4 (the worst for per-byte work); async_ingest gets --encoding cp1252",
+    )
     p.add_argument("--workdir", type=Path, default=BENCH_DIR / "data", help="inputs and scratch (bench/data)")
     p.add_argument(
         "--peers-venv", type=Path, help="virtualenv of the peer tools (default WORKDIR/venv-peers)"
@@ -182,6 +191,7 @@ def prepare_inputs(args: argparse.Namespace, factory: generate.DataFactory) -> l
         inputs += single_inputs(factory, pandas_size, encodings=("cp1252",))  # for pandas (and its ratios)
     for size in sizes:
         inputs += single_inputs(factory, size)
+        inputs += [shape_input(factory.root, spec, size) for spec in args.shape]
     for count, size, kind in folder_specs(args):
         label = f"{count} x {report.size_label(size)}"
         size_tag = report.size_label(size).replace(" ", "")
@@ -215,6 +225,34 @@ def single_inputs(
                     factory.spec.newline, label)
         for e in encodings
     ]  # fmt: skip
+
+
+def shape_input(root: Path, spec: str, size: int) -> peers.Input:
+    """A Windows-1252 file of about size bytes of a bench.shapes shape (a 1 MiB block repeated);
+    detection refuses its 1 in 4 accented letters, so async_ingest is told the encoding."""
+    shape, _, density = spec.partition(":")
+    density = density or "1in4"
+    if shape not in shapes.SHAPES or density not in shapes.DENSITIES:
+        raise SystemExit(
+            f"--shape {spec}: shapes {', '.join(shapes.SHAPES)}; densities {', '.join(shapes.DENSITIES)}"
+        )
+    label = report.size_label(size)
+    path = root / f"shape-{shape}-{density}-{label.replace(' ', '')}.cp1252.csv"
+    text = shapes.block(shape, shapes.DENSITIES[density], 22)
+    header = shapes.SHAPES[shape][0]
+    copies = max(1, size // len(text.encode("cp1252")))
+    if not path.exists() or path.stat().st_size != len(header) + copies * len(text.encode("cp1252")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = text.encode("cp1252")
+        with path.open("wb") as file:
+            file.write(header.encode("cp1252"))
+            for _ in range(copies):
+                file.write(body)
+    utf8_size = len(header.encode()) + copies * len(text.encode())
+    return peers.Input(
+        f"{shape} {density} Windows-1252 {label}", path, "cp1252", {path.name: utf8_size},
+        path.stat().st_size, "\n", label, force_encoding=True,
+    )  # fmt: skip
 
 
 def folder_specs(args: argparse.Namespace) -> list[tuple[int, int, str]]:

@@ -5,6 +5,7 @@ Against the real SeaweedFS of the session."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import sys
@@ -17,9 +18,11 @@ import pytest
 from conftest import REPO, cli_env, list_keys, open_uploads, read_object, run_cli
 
 import async_ingest
-from async_ingest import ConfigError, RunResult, ingest, ingest_async
+from async_ingest import ConfigError, IngestOptions, RunResult, ingest, ingest_async
 from async_ingest.cli.main import UsageError
 from async_ingest.units import MiB
+
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
 
 CP1252 = "id;name;city\n1;José;São Paulo\n2;Zoë;Kraków €\n"
 
@@ -47,7 +50,7 @@ def test_a_plain_script_lands_files_and_prints_nothing(
             bucket={shared_bucket!r},
             endpoint_url={s3_server.endpoint_url!r},
             key_template={prefix + "/{filename}"!r},
-            no_manifest=True,
+            manifest=False,
         )
         with open({str(tmp_path / "result.json")!r}, "w") as out:
             json.dump({{"ok": result.ok, "exit_code": result.exit_code, "files": result.files,
@@ -90,7 +93,7 @@ async def test_ingest_async_runs_on_the_callers_loop_multipart(
             endpoint_url=s3_server.endpoint_url,
             key_template=prefix + "/{filename}",
             part_size="5MiB",
-            no_manifest=True,
+            manifest=False,
         )
     finally:
         ticking.cancel()
@@ -152,7 +155,7 @@ def test_a_failed_file_is_in_the_result_the_others_land(
         bucket=shared_bucket,
         endpoint_url=s3_server.endpoint_url,
         key_template=prefix + "/{filename}",
-        no_manifest=True,
+        manifest=False,
     )
     assert not result.ok and result.exit_code == 1
     assert result.summary["failed"] == 1 and result.summary["uploaded"] == 1
@@ -163,41 +166,98 @@ def test_a_failed_file_is_in_the_result_the_others_land(
     assert capfd.readouterr() == ("", "")
 
 
+BAD_BUCKET = "invalid bucket name 'Bad_Bucket': use 3-63 lower-case letters"
+
+
 @pytest.mark.parametrize(
-    ("options", "cli_args"),
+    ("options", "cli_args", "api_says", "cli_says"),
     [
-        ({"bucket": "Bad_Bucket"}, ["--bucket", "Bad_Bucket"]),
-        ({"bucket": "my-bucket", "part_size": "1MiB"}, ["--bucket", "my-bucket", "--part-size", "1MiB"]),
-        ({"bucket": "my-bucket", "date": "2026-13-01"}, ["--bucket", "my-bucket", "--date", "2026-13-01"]),
-        ({"bucket": "my-bucket", "checksum": "crc99"}, None),
+        ({"bucket": "Bad_Bucket"}, ["--bucket", "Bad_Bucket"], BAD_BUCKET, BAD_BUCKET),
+        (
+            {"bucket": "my-bucket", "part_size": "1MiB"},
+            ["--bucket", "my-bucket", "--part-size", "1MiB"],
+            "part_size='1MiB': must be between 5MiB and 5GiB",
+            "--part-size 1MiB: must be between 5MiB and 5GiB",
+        ),
+        (
+            {"bucket": "my-bucket", "date": "2026-13-01"},
+            ["--bucket", "my-bucket", "--date", "2026-13-01"],
+            "date '2026-13-01': expected YYYY-MM-DD",
+            "--date '2026-13-01': expected YYYY-MM-DD",
+        ),
+        (
+            {"bucket": "my-bucket", "checksum": "crc99"},
+            ["--bucket", "my-bucket", "--checksum", "crc99"],
+            "checksum 'crc99': choose from crc64nvme",
+            "--checksum 'crc99': choose from crc64nvme",
+        ),
     ],
 )
-def test_configuration_errors_raise_config_error_with_the_commands_message(
-    options: dict[str, Any], cli_args: list[str] | None, tmp_path: Path
+def test_configuration_errors_name_the_option_as_each_front_end_spells_it(
+    options: dict[str, Any], cli_args: list[str], api_says: str, cli_says: str, tmp_path: Path
 ) -> None:
+    """One check for both front ends (options.resolve); Python names the keyword, the command the flag."""
     (tmp_path / "a.csv").write_text("a\n1\n")
     with pytest.raises(ConfigError) as raised:
         ingest([tmp_path], endpoint_url="http://127.0.0.1:9", **options)
-    assert "\n" not in str(raised.value)
-    if cli_args is not None:
-        command = run_cli(tmp_path, "--endpoint-url", "http://127.0.0.1:9", *cli_args)
-        assert command.returncode == 2
-        assert command.stderr == f"async-ingest: error: {raised.value}\n"
-        assert cli_args[-1] in str(raised.value)
-    else:
-        assert "--checksum 'crc99': choose from" in str(raised.value)
+    assert "\n" not in str(raised.value) and str(raised.value).startswith(api_says)
+    assert "--" not in str(raised.value)  # no flag spelled in a Python error
+    command = run_cli(tmp_path, "--endpoint-url", "http://127.0.0.1:9", *cli_args)
+    assert command.returncode == 2
+    assert command.stderr.startswith(f"async-ingest: error: {cli_says}") and command.stderr.count("\n") == 1
 
 
-def test_unknown_or_mistyped_options_raise_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown option 'buckt'"):
-        ingest([tmp_path], buckt="b")
-    with pytest.raises(ConfigError, match=r"concurrency='many': expected a number \(--concurrency\)"):
-        ingest([tmp_path], bucket="b", concurrency="many")
+def test_unknown_or_mistyped_options_raise_at_the_call(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'buckt'"):
+        ingest([tmp_path], buckt="b")  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match=r"concurrency='many': expected a whole number"):
+        ingest([tmp_path], bucket="b", concurrency="many")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"force='yes': expected True or False"):
-        ingest([tmp_path], bucket="b", force="yes")
+        ingest([tmp_path], bucket="b", force="yes")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="no SOURCE given"):
         ingest([], bucket="b")
     assert issubclass(UsageError, ConfigError)  # the command's errors are the API's
+
+
+def test_options_objects_and_keyword_changes(tmp_path: Path) -> None:
+    """An IngestOptions is frozen and keyword-only; keywords given at the call override its fields."""
+    base = IngestOptions(bucket="my-bucket", part_size="1MiB")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        base.bucket = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        IngestOptions("my-bucket")  # type: ignore[misc]
+    (tmp_path / "a.csv").write_text("a\n1\n")
+    with pytest.raises(ConfigError, match="part_size='1MiB'"):
+        ingest([tmp_path], base, dry_run=True)
+    result = ingest([tmp_path], base, part_size=8 * 1024 * 1024, dry_run=True)
+    assert result.ok and result.summary["planned"] == 1
+
+
+def test_old_keyword_spellings_still_work_with_a_deprecation_warning(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("a\n1\n")
+    with pytest.warns(DeprecationWarning, match="no_manifest= is deprecated: use manifest="):
+        result = ingest([tmp_path], bucket="my-bucket", dry_run=True, no_manifest=True)  # type: ignore[call-arg]
+    assert result.ok
+
+
+def test_credentials_as_an_orchestrator_holds_them_are_never_shown(tmp_path: Path) -> None:
+    import boto3
+
+    from async_ingest import Credentials
+    from async_ingest.options import resolve
+
+    secret = "s3cr3t-never-shown"
+    given = Credentials("AKIDEXAMPLE", secret)
+    assert secret not in repr(given)
+    session = boto3.Session(aws_access_key_id="AKIDSESSION", aws_secret_access_key=secret)
+    for holder in (given, session):
+        settings = resolve([tmp_path], IngestOptions(bucket="my-bucket", credentials=holder), {}, print)
+        assert settings.connection.credentials is not None
+        assert settings.connection.credentials.secret_access_key == secret
+        assert secret not in repr(settings)
+    with pytest.raises(ConfigError, match="credentials") as raised:
+        resolve([tmp_path], IngestOptions(bucket="my-bucket", credentials=object()), {}, print)
+    assert secret not in str(raised.value)
 
 
 async def test_a_refused_endpoint_is_a_config_error_before_any_upload(aws_env: None, tmp_path: Path) -> None:

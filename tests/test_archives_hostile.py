@@ -22,6 +22,8 @@ import zstandard
 from async_ingest.pipeline.parts import MAX_EXPANDED_CEILING, fitting_source_size, plan_part_size
 from tests.conftest import REPO, CliResult, cli_env, list_keys, open_uploads, read_object, run_cli
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 MiB = 1 << 20
 
 

@@ -25,6 +25,8 @@ from tests.conftest import (
 from tests.faultproxy import FaultProxy
 from tests.test_faults import CREATE, make_csv
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 BUCKET = "secured"
 ADMIN = ("AKIDADMIN", "admin-secret-Qw3rTy9NOTINLOGS")
 READER = ("AKIDREADER", "reader-secret-Zx8cVb7NOTINLOGS")

@@ -81,6 +81,7 @@ def test_read_events_refuses_logs_without_times_or_with_several_files() -> None:
     assert read_events([]) is None
 
 
+@pytest.mark.slow
 def test_the_cli_json_log_feeds_the_analysis(
     s3_server: LocalS3Server, shared_bucket: str, prefix: str, tmp_path: Path
 ) -> None:

@@ -16,6 +16,8 @@ from awscrt import checksums
 
 from tests.conftest import cli_env, open_uploads, read_object, run_cli
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 PART = 5 * 1024 * 1024
 ROW = "tt{:07d}|movie|Ação e Reação nº {:d}|Coração – “edição” especial €|2001|Drama\n"
 

@@ -44,6 +44,7 @@ def test_sample_data_lands_as_utf8_under_the_default_layout(s3_server: Any, s3: 
     assert open_uploads(s3, bucket) == []
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_unchanged_files_and_force_uploads_again(
     s3_server: Any, s3: Any, shared_bucket: str, prefix: str
 ) -> None:
@@ -58,6 +59,7 @@ def test_a_rerun_skips_unchanged_files_and_force_uploads_again(
     assert "(2 uploaded, 0 skipped" in forced.stdout
 
 
+@pytest.mark.slow
 def test_multipart_path_for_a_file_larger_than_a_part(
     s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -175,6 +177,7 @@ def test_dry_run_shows_the_plan_and_writes_nothing(
     assert list_keys(s3, shared_bucket, prefix) == []
 
 
+@pytest.mark.slow
 def test_missing_bucket_is_created_and_no_create_bucket_refuses(s3_server: Any, s3: Any) -> None:
     env = cli_env(s3_server.endpoint_url)
     refused = run_cli("data/series.csv", "--bucket", "not-created-here", "--no-create-bucket", env=env)
@@ -244,6 +247,7 @@ def test_credentials_file_is_used_and_never_printed(
     assert list_keys(s3, shared_bucket, prefix) == [f"{prefix}/series.csv"]
 
 
+@pytest.mark.slow
 def test_local_mode_runs_an_embedded_server_and_keeps_its_data(tmp_path: Path) -> None:
     local_dir = tmp_path / "local-s3"
     env = cli_env()

@@ -17,6 +17,8 @@ import pytest
 import zstandard
 from isal import isal_zlib
 
+from async_ingest.cli.table import spell
+from async_ingest.outcome import spell_options
 from async_ingest.pipeline.parts import PartFiller
 from async_ingest.sources.files import walk_folder
 from async_ingest.transform.compression import (
@@ -169,9 +171,12 @@ def test_compress_options_are_validated() -> None:
     assert [output_compression("gzip", n).level for n in (1, 3, 4, 9)] == [1, 3, 4, 9]
     with pytest.raises(ValueError, match="gzip takes 1 to 9"):
         output_compression("gzip", 0)
-    with pytest.raises(ValueError, match="--compress-level 10: gzip takes 1 to 9"):
+    # Options are named by mark ({opt:NAME}); each front end spells them (outcome.spell_options).
+    with pytest.raises(ValueError, match=r"\{opt:compress_level\} 10: gzip takes 1 to 9") as raised:
         output_compression("gzip", 10)
-    with pytest.raises(ValueError, match="needs --compress gzip or zstd"):
+    assert spell_options(str(raised.value)) == "compress_level 10: gzip takes 1 to 9"
+    assert spell_options(str(raised.value), spell) == "--compress-level 10: gzip takes 1 to 9"
+    with pytest.raises(ValueError, match=r"needs \{opt:compress\} gzip or zstd"):
         output_compression("none", 3)
 
 

@@ -18,6 +18,8 @@ import zstandard
 
 from tests.conftest import cli_env, list_keys, open_uploads, read_object, run_cli
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 
 def cp1252_csv(rows: int, seed: int = 1) -> bytes:
     """A Windows-1252 CSV that compresses like real exports (varied numbers, accented words)."""

@@ -16,6 +16,8 @@ from async_ingest.transform.csvcheck import header_hash
 from async_ingest.units import MiB
 from tests.conftest import REPO, cli_env, list_keys, open_uploads, read_object, run_cli
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 RAGGED = "id;nome;preço\r\n1;Ana;12,50\r\n2;Bia\r\n3;Caio;7,00\r\n4;Davi;1,00;extra\r\n".encode("cp1252")
 
 

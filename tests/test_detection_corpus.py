@@ -4,15 +4,17 @@ two reported files as regressions through `choose_encoding` (the pipeline's entr
 
 from __future__ import annotations
 
-from collections import defaultdict
+import random
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from async_ingest.pipeline.file import choose_encoding
+from async_ingest.pipeline.detection import choose_encoding
 from async_ingest.settings import IngestSettings
-from async_ingest.transform.detect import UndetectableEncoding, detect
+from async_ingest.transform import codepages, plausibility
+from async_ingest.transform.detect import PREFERENCE_ORDER, UndetectableEncoding, codec_traits, detect
 from tests.conftest import cli_env, read_object, run_cli
 from tests.corpus_text import LANGUAGES, SIZES, cases, correct, generate
 
@@ -106,6 +108,7 @@ SCORED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("group", "size"), SCORED)
 def test_corpus_group_meets_its_target(
     group: str, size: int, small_files: dict[tuple[str, int], list[str]], large_files: Any
@@ -192,3 +195,48 @@ def test_issue_files_land_in_s3_as_their_utf8_text(
     assert result.returncode == 0, result.output
     assert read_object(s3, shared_bucket, f"{prefix}/western.csv") == WESTERN_ROWS.encode()
     assert read_object(s3, shared_bucket, f"{prefix}/central.csv") == CENTRAL_ROWS.encode()
+
+
+def _contexts_by_position(text: str) -> Counter[str]:
+    """The scorer's definition: each evidence character with its neighbours (a space beyond either end)."""
+    padded = " " + text + " "
+    return Counter(padded[index : index + 3] for index in plausibility._evidence_positions(text))
+
+
+def test_fast_scoring_paths_read_every_context_as_the_definition() -> None:
+    """The scorer's shortcuts (issue 20, CPU per small file): contexts cut by one regex scan, or decoded
+    from the excerpt's evidence bytes once per single-byte code page, and the mixed-word pairs found by
+    regex, against the definition, one evidence position at a time, on corpus files read in every
+    single-byte code page (true and false readings), some with random bytes thrown in."""
+    rnd = random.Random(20)
+    excerpts = [
+        generate(lang, codec, size, 0).encode(codec) for _, lang, codec, size, _ in cases(1) if size <= 1024
+    ]
+    excerpts += [
+        bytes(rnd.choice(b"ab \n;\x01\x7f" + bytes(range(0x80, 0x100))) for _ in range(300))
+        for _ in range(20)
+    ]
+    single_byte = [codec for codec in PREFERENCE_ORDER[1:] if codec_traits(codec).single_byte]
+    checked = 0
+    for excerpt in excerpts:
+        contexts = codepages._byte_contexts(excerpt)
+        for codec in single_byte:
+            try:
+                text = excerpt.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            expected = _contexts_by_position(text)
+            assert Counter(plausibility._EVIDENCE_TRIPLE.findall(" " + text + " ")) == expected
+            if codepages._keeps_evidence(codec):
+                assert codepages._decoded_contexts(codec, text, contexts) == expected, codec
+            latin = {char for char in text if "\x80" <= char < plausibility._LATIN_END and char.isalpha()}
+            positions = plausibility._evidence_positions(text)
+            mixed = plausibility._mixed_words(text, positions, latin)
+            assert plausibility._mixed_pairs(text, latin) == mixed, codec
+            checked += 1
+    assert checked > 1000
+    for gap in range(plausibility.WORD_GAP_MAX + 3):  # a word's two letters at every distance, and beyond
+        text = "x Ć" + "a" * gap + "ř ø;Ća1ř"
+        latin = {"Ć", "ř", "ø"}
+        mixed = plausibility._mixed_words(text, plausibility._evidence_positions(text), latin)
+        assert plausibility._mixed_pairs(text, latin) == mixed, gap

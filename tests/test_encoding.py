@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from async_ingest.transform import detect as encoding
+from async_ingest.transform import languages
 from async_ingest.transform.detect import (
     ASCII_DETECTION,
     PREFERENCE_ORDER,
@@ -461,7 +461,7 @@ def test_ascii_compatible(name: str, expected: bool) -> None:
 def test_covered_letters_are_the_best_language_plus_half_the_best_second() -> None:
     """_covered (letters counted into the alphabets that hold them) against its definition, on random
     mixes of Latin and non-Latin letters."""
-    alphabets = encoding._ALPHABETS
+    alphabets = languages._ALPHABETS
     pool = sorted({letter for alphabet in alphabets for letter in alphabet} | set("x€q"))
     rnd = random.Random(5)
     for _ in range(3000):
@@ -472,4 +472,4 @@ def test_covered_letters_are_the_best_language_plus_half_the_best_second() -> No
             sum(n for letter, n in letters.items() if letter in alphabet and letter not in best)
             for alphabet in alphabets
         )
-        assert encoding._covered(letters) == max(totals) + encoding.SECOND_LANGUAGE_WEIGHT * second
+        assert languages._covered(letters) == max(totals) + languages.SECOND_LANGUAGE_WEIGHT * second

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from async_ingest.transform import detect as encoding
+from async_ingest.transform import western
 from async_ingest.transform.detect import detect
 
 PHRASES = {
@@ -157,7 +157,7 @@ def test_western_text_is_decided_without_charset_normalizer(
         data = sample((language,), "cp1252", seed).encode("cp1252")
         detection = detect([data])
         assert (detection.encoding, detection.method) == ("cp1252", "detected")
-        assert detection.confidence >= encoding.WESTERN_SHORTCUT_MIN
+        assert detection.confidence >= western.WESTERN_SHORTCUT_MIN
 
 
 def test_charset_normalizer_is_loaded_only_when_a_file_needs_it() -> None:

@@ -39,6 +39,8 @@ from tests.test_encoding import (
     SPANISH,
 )
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 MiB = 1024 * 1024
 CONTENT_TYPE = "text/csv; charset=utf-8"
 

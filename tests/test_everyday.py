@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from async_ingest.cli import main as cli
-from async_ingest.pipeline.file import fingerprint, object_extra
+from async_ingest.pipeline.identity import fingerprint, object_extra
 from async_ingest.s3.object_options import (
     OWN_METADATA,
     parse_content_type,
@@ -26,6 +26,8 @@ from async_ingest.transform.detect import Detection
 from async_ingest.units import KiB, MiB
 from tests.conftest import cli_env, list_keys, read_object, run_cli
 from tests.test_output import make_file, run_in_terminal
+
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
 
 MIXED_TREE = [
     "a.csv",

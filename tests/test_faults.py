@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from async_ingest.pipeline.file import LISTING_CANARIES
+from async_ingest.pipeline.skip import LISTING_CANARIES
 from async_ingest.s3.local import LocalS3Server
 from tests.conftest import (
     ACCESS_KEY,
@@ -33,6 +33,8 @@ from tests.conftest import (
     run_cli,
 )
 from tests.faultproxy import Fault, FaultProxy
+
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
 
 ROW = "tt{:07d}|movie|Ação e Reação nº {:d}|Coração – “edição” especial €|2001|Drama\r\n"
 PART = r"^PUT \S*[?&]partNumber={}\b"  # UploadPart of part number N

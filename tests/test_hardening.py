@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import REPO, CliResult, cli_env, list_keys, read_object, run_cli
 from tests.test_output import run_in_terminal
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 SETPRIV = shutil.which("setpriv")
 # Tests run as root, which reads any folder: drop the capabilities that let it (the CLI process only).
 NO_DAC = ["--bounding-set", "-dac_override,-dac_read_search", "--inh-caps=-all"]

@@ -23,6 +23,8 @@ from async_ingest.transform.detect import resolve_codec
 from async_ingest.units import parse_size
 from tests.conftest import REPO, CliResult, cli_env, list_keys, run_cli
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 HUGE = "9" * 400
 UNREACHABLE = "http://127.0.0.1:9"  # nothing listens: a refused value must fail before any request
 BASE = ("data/series.csv", "--bucket", "b-ok")
@@ -250,7 +252,7 @@ def test_max_memory_beyond_the_machine_or_the_ceiling(monkeypatch: pytest.Monkey
     args = ["data/", "--bucket", "b-ok", "--max-memory"]
     with pytest.raises(UsageError, match="more than this machine's memory"):
         parse_settings([*args, str(machine + 1)], {})
-    monkeypatch.setattr("async_ingest.cli.main.physical_memory", lambda: None)  # the OS does not say
+    monkeypatch.setattr("async_ingest.options.physical_memory", lambda: None)  # the OS does not say
     with pytest.raises(UsageError, match=r"above the 64\.0 GiB ceiling"):
         parse_settings([*args, "65GiB"], {})
     assert parse_settings([*args, "64GiB"], {}).ingest.max_memory == 64 * 1024**3

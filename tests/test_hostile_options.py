@@ -24,6 +24,8 @@ from async_ingest.sources.files import ListingStopped, find_sources
 from async_ingest.transform.csvcheck import CsvChecker
 from tests.conftest import REPO, CliResult, cli_env, list_keys, read_object, run_cli
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 UNREACHABLE = "http://127.0.0.1:9"
 BASE = ("data/series.csv", "--bucket", "b-ok")
 
@@ -141,7 +143,7 @@ def test_pinned_parts_beyond_the_ceiling_are_refused() -> None:
 
 
 def test_pinned_parts_beyond_the_machine_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("async_ingest.cli.main.physical_memory", lambda: 1024**3)  # a 1 GiB machine
+    monkeypatch.setattr("async_ingest.options.physical_memory", lambda: 1024**3)  # a 1 GiB machine
     args = ["data/", "--bucket", "b-ok", "--part-size", "8MiB", "--max-memory", "64MiB"]
     with pytest.raises(UsageError, match=r"--parts-in-flight 200 x --part-size 8MiB .* machine's memory"):
         parse_settings([*args, "--parts-in-flight", "200"], {})
@@ -261,8 +263,8 @@ def test_metadata_keys_lose_s3s_own_prefix() -> None:
         ("baz", "3"),
     )
     assert notes == [
-        "--metadata x-amz-meta-foo: stored as foo (S3 adds the x-amz-meta- prefix itself)",
-        "--metadata X-Amz-Meta-Bar: stored as bar (S3 adds the x-amz-meta- prefix itself)",
+        "{opt:metadata} x-amz-meta-foo: stored as foo (S3 adds the x-amz-meta- prefix itself)",
+        "{opt:metadata} X-Amz-Meta-Bar: stored as bar (S3 adds the x-amz-meta- prefix itself)",
     ]
 
 

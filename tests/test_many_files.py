@@ -12,13 +12,16 @@ from typing import Any
 import pytest
 
 from async_ingest.events import Event, FileFinished, FileResult, FileStarted
-from async_ingest.pipeline import file as pipeline
-from async_ingest.pipeline.file import RunContext, encoding_info, ingest_all
+from async_ingest.pipeline import scheduler as pipeline
+from async_ingest.pipeline.detection import encoding_info
+from async_ingest.pipeline.scheduler import RunContext, ingest_all
 from async_ingest.settings import IngestSettings
 from async_ingest.sources.files import SourceFile
 from async_ingest.transform.detect import forced
 from async_ingest.units import KiB, MiB
 from tests.conftest import cli_env, list_keys, read_object, run_cli
+
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
 
 
 def sources(count: int) -> list[SourceFile]:

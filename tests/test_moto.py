@@ -23,6 +23,8 @@ from tests.conftest import CliResult, cli_env, list_keys, open_uploads, read_obj
 from tests.faultproxy import Fault, FaultProxy
 from tests.test_checksum_s3 import independent
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 ROW = "tt{:07d}|movie|Ação e Reação nº {:d}|Coração – “edição” especial €|2001|Drama\n"
 SMALL = "id|nome\n1|José\n"
 # Multipart on moto, per --checksum: does the object land (moto stores the right value)?

@@ -170,6 +170,7 @@ def reference_utf8(data: bytes) -> tuple[int, int, int]:
     return len(data) - held, -1, held
 
 
+@pytest.mark.slow
 def test_utf8_bulk() -> None:
     rng = random.Random(BULK_SEED)
     for index in range(BULK_UTF8):
@@ -188,6 +189,7 @@ def test_utf8_every_prefix_matches_cpython(pieces: list[bytes]) -> None:
         assert NATIVE.utf8_check(prefix) == pytwin.utf8_check(prefix) == reference_utf8(prefix), prefix
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @given(st.text(min_size=1), st.integers(0, 2 * 65536))
 def test_utf8_long_runs(text: str, ascii_run: int) -> None:
@@ -241,6 +243,7 @@ def _undefined(codec: str, byte: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_sbcs_bulk() -> None:
     rng = random.Random(BULK_SEED + 1)
     tables = {codec: pytwin.sbcs_table(codec) for codec in SINGLE_BYTE}
@@ -290,6 +293,7 @@ def run_utf16(impl: Any, big: bool, data: bytes, errors: str) -> tuple[bytes, in
     return bytes(out[:written]), replacements, error, tail
 
 
+@pytest.mark.slow
 def test_utf16_bulk() -> None:
     rng = random.Random(BULK_SEED + 2)
     for index in range(BULK_UTF16):
@@ -354,6 +358,7 @@ def whole(scan: Callable[[CsvState, Any], CsvState], state: CsvState, data: byte
     return pytwin.csv_finish(scan(state, data))
 
 
+@pytest.mark.slow
 def test_csv_bulk() -> None:
     rng = random.Random(BULK_SEED + 3)
     for index in range(BULK_CSV):
@@ -440,6 +445,87 @@ def test_csv_blank_line_of_carriage_returns_in_one_column() -> None:
         assert (state.rows, state.blank_lines, state.columns) == (2, 1, 1)
 
 
+# Segments scanned on worker threads (issue 22): csv_prescan sees a segment before the scan reaches it
+# (only the dialect and the column count known), csv_join adds it in order. The facts must be those of
+# one sequential scan wherever the segment boundaries fall: inside a quoted field, between CR and LF,
+# between the two quotes of a doubled quote.
+
+
+def native_sync(delimiter: int, quote: int, data: Any) -> int:
+    return int(NATIVE.csv_sync(delimiter, quote, data))
+
+
+def scan_as_segments(twin: bool, start: CsvState, data: bytes, cuts: list[int]) -> tuple[CsvState, int]:
+    """The facts of data cut at cuts, each piece after the first one with a column count prescanned
+    from the state known when the first row ended (stale by then, as on a worker thread); and how many
+    prescans were usable."""
+    sync, scan = (pytwin.csv_sync, pytwin.csv_scan) if twin else (native_sync, native_scan)
+    state, known, used = start, None, 0
+    begin = 0
+    for cut in [*sorted(cuts), len(data)]:
+        piece = memoryview(data)[begin:cut]
+        begin = cut
+        prescan = None if known is None else pytwin.csv_prescan(known, piece, sync=sync, scan=scan)
+        used += prescan is not None
+        state = pytwin.csv_join(state, piece, prescan, scan=scan)
+        if known is None and state.columns:
+            known = state
+    return pytwin.csv_finish(state), used
+
+
+def test_csv_sync_native_equals_twin() -> None:
+    rng = random.Random(BULK_SEED + 22)
+    for _ in range(20_000):
+        data, delimiter, quote = random_csv(rng, rng.randrange(0, 40))
+        start = rng.randrange(len(data) + 1)
+        piece = data[start:]
+        assert native_sync(delimiter[0], quote[0], piece) == pytwin.csv_sync(delimiter[0], quote[0], piece)
+
+
+def test_csv_segments_equal_one_scan_random_cuts() -> None:
+    rng = random.Random(BULK_SEED + 23)
+    used = 0
+    for index in range(6_000):
+        data, delimiter, quote = random_csv(rng, rng.randrange(20, 400))
+        start = pytwin.csv_state(delimiter[0], quote[0], bool(index % 2))
+        expected = whole(pytwin.csv_scan, start, data)
+        cuts = [rng.randrange(len(data) + 1) for _ in range(rng.randrange(1, 12))]
+        for twin in (False, True) if index % 4 == 0 else (False,):
+            found, usable = scan_as_segments(twin, start, data, cuts)
+            assert found == expected, (data, cuts)
+            used += usable
+    assert used > 5_000  # the prescans were used, not only the fallback to a whole scan
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(csv_documents(), st.booleans())
+def test_csv_segments_every_cut_pair(document: tuple[bytes, bytes, bytes], header: bool) -> None:
+    data, delimiter, quote = document
+    start = pytwin.csv_state(delimiter[0], quote[0], header)
+    expected = whole(pytwin.csv_scan, start, data)
+    for first in range(len(data) + 1):
+        for second in range(first, len(data) + 1, 3):
+            assert scan_as_segments(False, start, data, [first, second])[0] == expected, (first, second)
+
+
+@pytest.mark.parametrize(
+    ("text", "cut"),
+    [
+        (b'h,t\n1,"a\nb\nc"\n2,x\n3,y,z\n4,"q\n', 10),  # inside a quoted field, after a line end in it
+        (b"h,t\r\n1,a\r\n2,b\r\n\r\n3,c,d\r\n", 10),  # between CR and LF
+        (b'h,t\n1,"say ""hi"" now\nthen"\n2,b,c\n', 13),  # between the two quotes of ""
+        (b'h,t\n1,"say ""hi"" now\nthen"\n2,b,c\n', 12),  # right after a closing-or-doubled quote
+        (b'h,t\n1,x\n"2",y\n3,"z\n', 9),  # a quote at the cut opens (after a line end)
+    ],
+)
+def test_csv_segment_boundaries_that_matter(text: bytes, cut: int) -> None:
+    start = pytwin.csv_state(ord(","), ord('"'), True)
+    expected = whole(pytwin.csv_scan, start, text)
+    for twin in (False, True):
+        found, used = scan_as_segments(twin, start, text, [5, cut])
+        assert found == expected and used >= 1
+
+
 def test_csv_state_is_checked() -> None:
     with pytest.raises(TypeError):
         NATIVE.csv_scan((1, 2, 3), b"a")
@@ -508,6 +594,7 @@ def random_source(rng: random.Random, codec: str) -> bytes:
     return random_sbcs(rng, rng.randrange(0, 200))
 
 
+@pytest.mark.slow
 def test_transcoder_identical_with_and_without_the_walks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transcode, "WALKS", True)  # the twins too, when the extension is not built
     rng = random.Random(BULK_SEED + 4)
@@ -580,6 +667,7 @@ def test_version_names_the_core_in_use(disable: str, shown: str) -> None:
     assert result.stdout.strip().endswith(f"(per-byte core: {shown})")
 
 
+@pytest.mark.slow
 def test_the_ssse3_path_too() -> None:
     """On a CPU with AVX2 the UTF-8 checks above ran its 32-byte blocks; the SSSE3 blocks (older CPUs)
     are held to the same results here, in a process told not to use AVX2."""

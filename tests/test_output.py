@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from async_ingest.events import (
     EncodingInfo,
     FileFinished,
@@ -39,6 +41,8 @@ from async_ingest.output.report import summarise, write_report
 from async_ingest.sources.files import SourceFile
 from async_ingest.transform.csvcheck import CsvStats
 from tests.conftest import REPO, cli_env, list_keys, run_cli
+
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
 
 
 def make_file(path: Path, mib: int) -> bytes:
@@ -232,7 +236,7 @@ def test_a_configuration_error_in_json_mode_is_one_json_object() -> None:
 def test_json_mode_also_writes_the_failed_line_on_stderr() -> None:
     out, err = io.StringIO(), io.StringIO()
     printer = JsonLogPrinter(out=out, err=err)
-    failed = FileResult(SourceFile("bad\n.csv", "", 9, 0), "b", "k", "failed", error="bad\n.csv: not text")
+    failed = FileResult(SourceFile("bad\n.csv", "", 9, 0), "b", "k", "failed", error="not text")
     printer(FileFinished(failed))
     printer(FileFinished(uploaded("ok.csv")))
     assert lines_of(err) == ["FAILED bad\\n.csv: not text"]  # one line, the name escaped

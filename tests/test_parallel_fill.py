@@ -3,6 +3,7 @@ PartFiller, whatever falls on a segment or part boundary; one end-to-end upload 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -10,14 +11,19 @@ from typing import Any
 
 import pytest
 
+from async_ingest.pipeline.budget import MemoryBudget
 from async_ingest.pipeline.file import CsvCheck
 from async_ingest.pipeline.parts import MIN_PART_SIZE, SEGMENT, ParallelFiller, PartFiller
 from async_ingest.transform import native
 from async_ingest.transform.csvcheck import CsvChecker, CsvPolicy
 from async_ingest.transform.transcode import DecodeFailure, Transcoder
+from async_ingest.units import MiB
 from tests.conftest import cli_env, read_object, run_cli
 
-pytestmark = pytest.mark.skipif(native.IMPLEMENTATION != "native", reason="read-ahead needs the C core")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(native.IMPLEMENTATION != "native", reason="read-ahead needs the C core"),
+]
 
 PART = MIN_PART_SIZE
 
@@ -30,9 +36,7 @@ def fill(path: Path, encoding: str, errors: str, parallel: bool, bom: bytes = b"
     check = CsvCheck(CsvChecker(), CsvPolicy("report"))
     filler: PartFiller
     if parallel:
-        filler = ParallelFiller(
-            path, transcoder, PART, size, bom=bom, whole_sha256=True, on_text=check.checker.feed
-        )
+        filler = ParallelFiller(path, transcoder, PART, size, bom=bom, whole_sha256=True, csv=check.checker)
     else:
         filler = PartFiller(open(path, "rb", buffering=0), transcoder, PART, size, whole_sha256=True)  # noqa: SIM115
     hashes, digests = [], []
@@ -142,7 +146,7 @@ def test_e2e_same_object_as_sequential(
     source.write_bytes(("id|t|n\r\n" + body).encode("cp1252"))
     found = []
     for run, extra in (
-        ("ahead", {"ASYNC_INGEST_READ_AHEAD": "1"}),
+        ("ahead", {}),  # read-ahead is the default
         ("seq", {"ASYNC_INGEST_NO_EXTENSIONS": "1"}),
     ):
         report = tmp_path / f"{run}.json"
@@ -159,3 +163,88 @@ def test_e2e_same_object_as_sequential(
         assert read_object(s3, shared_bucket, f"{prefix}/{run}/movies.csv") == ("id|t|n\r\n" + body).encode()
     assert found[0] == found[1]
     assert found[0][3].endswith('-4"') or "-" in found[0][3]  # several parts
+
+
+class CountingChecker(CsvChecker):
+    """A CsvChecker that counts the segments fed with a prescan (the worker-thread scan)."""
+
+    prescanned = 0
+
+    def feed(self, chunk: Any, prescanned: Any = None) -> None:
+        self.prescanned += prescanned is not None
+        super().feed(chunk, prescanned)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-8"])
+def test_csv_scanned_on_workers_same_facts(tmp_path: Path, encoding: str) -> None:
+    """Quoted fields holding line ends and doubled quotes, CRLF rows, blank lines and ragged rows all
+    over, so segment boundaries fall inside quotes, between CR and LF and inside "": the CSV facts of
+    the segments scanned on worker threads (prescan, then joined in order) are the sequential ones."""
+    rows = []
+    for i in range(120_000):
+        if i % 9 == 0:
+            rows.append(f'{i},"dito ""é"" \r\nsegunda\nlinha",ç\r\n')
+        elif i % 1000 == 7:
+            rows.append(f"{i},ragged\r\n\r\n")
+        else:
+            rows.append(f'{i},"{"x" * (i % 23)}",€\r\n')
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(("id,texto,tag\r\n" + "".join(rows)).encode(encoding))
+    errors = "replace" if encoding == "utf-8" else "strict"  # strict UTF-8 is sequential in the pipeline
+    sequential = fill(path, encoding, errors, parallel=False)
+    checker = CountingChecker()
+    transcoder = Transcoder(encoding, errors=errors)
+    filler = ParallelFiller(path, transcoder, PART, path.stat().st_size, whole_sha256=True, csv=checker)
+    try:
+        while not filler.exhausted:
+            filler.fill(bytearray(PART))
+    finally:
+        filler.close()
+    stats = checker.finish()
+    assert stats == sequential[4]
+    assert stats.ragged_rows == stats.blank_lines == 106 and len(stats.first_ragged_lines) == 5
+    assert checker.prescanned >= path.stat().st_size // SEGMENT - 8  # all but the first few segments
+
+
+async def test_readahead_loan_never_stops_its_own_part() -> None:
+    """The read-ahead is lent from the budget's capacity, only when free now, and never counted
+    against the parts-in-flight limit: when the window shrinks to one part, the borrowing file's part
+    is still granted (paid from the limit, read-ahead and part held together, the file waited for
+    itself: the hang of the first version)."""
+    budget = MemoryBudget(28 * MiB)
+    assert budget.lend(8 * MiB, 5 * MiB)
+    assert budget.lend(8 * MiB, 5 * MiB)
+    assert not budget.lend(8 * MiB, 5 * MiB)  # 24 + 5 > 28: the third file reads sequentially
+    budget.set_limit(5 * MiB)  # the parts-in-flight window shrank to one part
+    first = await asyncio.wait_for(budget.acquire(5 * MiB), 1)
+    assert budget.in_use + budget.lent <= budget.capacity
+    second = asyncio.ensure_future(budget.acquire(5 * MiB))  # waits for the first part, not the loans
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    budget.release(first)
+    assert await asyncio.wait_for(second, 1) == 5 * MiB
+    budget.set_limit(28 * MiB)
+    assert await asyncio.wait_for(budget.acquire(5 * MiB), 1) == 5 * MiB  # 10 in use + 16 lent
+    fourth = asyncio.ensure_future(budget.acquire(5 * MiB))  # 10 + 16 + 5 > 28: the capacity says wait
+    await asyncio.sleep(0.01)
+    assert not fourth.done()
+    budget.give_back(8 * MiB)
+    assert await asyncio.wait_for(fourth, 1) == 5 * MiB
+    assert budget.peak_in_use <= budget.capacity
+
+
+@pytest.mark.parametrize("memory", [["--parts-in-flight", "1"], ["--max-memory", "29MiB"]])
+def test_e2e_readahead_inside_small_budget(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path, memory: list[str]
+) -> None:
+    """A file with read-ahead under a one-part window, or a budget that holds the read-ahead and few
+    parts: it completes (no wait for itself) with the right bytes."""
+    source = tmp_path / "movies.csv"
+    body = "".join(f"{i}|Ação “{i}” – café|{i % 13}\r\n" for i in range(700_000))
+    source.write_bytes(("id|t|n\r\n" + body).encode("cp1252"))
+    result = run_cli(
+        source, "--bucket", shared_bucket, "--key-template", f"{prefix}/{{filename}}",
+        "--part-size", "5MiB", *memory, env=cli_env(s3_server.endpoint_url), timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    assert read_object(s3, shared_bucket, f"{prefix}/movies.csv") == ("id|t|n\r\n" + body).encode()

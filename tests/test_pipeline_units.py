@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from async_ingest.pipeline.file import FileJob, fingerprint, object_extra, regenerated_etag
+from async_ingest.pipeline.identity import fingerprint, object_extra
+from async_ingest.pipeline.job import FileJob
 from async_ingest.pipeline.parts import single_put_etag
+from async_ingest.pipeline.skip import regenerated_etag
 from async_ingest.settings import IngestSettings
 from async_ingest.sources.files import SourceFile
 from async_ingest.transform.detect import Detection

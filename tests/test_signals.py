@@ -16,6 +16,8 @@ from tests.conftest import list_keys, open_uploads
 from tests.faultproxy import Fault, FaultProxy
 from tests.test_faults import ABORT, PART, finish, make_csv, start_cli, upload_args
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 EXIT_WITHIN_S = 10
 
 

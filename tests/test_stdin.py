@@ -14,6 +14,8 @@ from conftest import REPO, cli_env, list_keys, open_uploads, read_object, run_cl
 
 from async_ingest.units import MiB
 
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
 # The producer, as `pg_dump ... |` would be: ROWS rows of cp1252 text, written in 64 KiB chunks.
 PRODUCER = """
 import sys

@@ -31,19 +31,19 @@ def validate_manifest_key(template: str) -> None:
     fields = set(re.findall(r"{([^{}]*)}", template))
     unknown = sorted(fields - set(MANIFEST_FIELDS))
     if unknown:
-        raise ValueError(f"--manifest-key {template!r}: unknown field(s) {', '.join(unknown)}")
+        raise ValueError(f"{{opt:manifest_key}} {template!r}: unknown field(s) {', '.join(unknown)}")
     if "run_id" not in fields:
-        raise ValueError(f"--manifest-key {template!r}: must contain {{run_id}} (one manifest per run)")
+        raise ValueError(f"{{opt:manifest_key}} {template!r}: must contain {{run_id}} (one manifest per run)")
     if template.startswith("/") or "//" in template:
-        raise ValueError(f"--manifest-key {template!r}: empty path segment")
+        raise ValueError(f"{{opt:manifest_key}} {template!r}: empty path segment")
     try:
         sample = manifest_key(template, dt.date(2000, 1, 1), new_run_id())
     except (ValueError, IndexError) as exc:  # an unbalanced brace, {0}
-        raise ValueError(f"--manifest-key {template!r}: {exc}") from None
+        raise ValueError(f"{{opt:manifest_key}} {template!r}: {exc}") from None
     size = len(sample.encode("utf-8", "surrogateescape"))
     if size > MAX_KEY_BYTES:  # found now, not by S3 once every file has been uploaded
         raise ValueError(
-            f"--manifest-key {template[:40]!r}...: its keys are {size} bytes, S3 allows {MAX_KEY_BYTES}"
+            f"{{opt:manifest_key}} {template[:40]!r}...: its keys are {size} bytes, S3 allows {MAX_KEY_BYTES}"
         )
 
 
@@ -66,7 +66,7 @@ def object_entry(result: FileResult) -> dict[str, Any]:
         "rows": stats.rows if stats else None,
         "columns": stats.columns if stats else None,
         "header": list(stats.names) if stats and stats.header else None,
-        "error": json_safe(result.error) if result.error else None,
+        "error": json_safe(result.error_line) if result.error_line else None,
     }
     extra = csv_entry(result)
     entry.update({k: extra[k] for k in ("delimiter", "ragged_rows") if k in extra})

@@ -8,8 +8,9 @@ import shutil
 import sys
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from async_ingest.events import (
     Event,
@@ -24,6 +25,10 @@ from async_ingest.events import (
 from async_ingest.output.display import json_safe, json_text, printable
 from async_ingest.output.report import Summary, csv_findings, delimiter_name, result_entry
 from async_ingest.units import format_size
+
+if TYPE_CHECKING:
+    from async_ingest.settings import RunSettings
+    from async_ingest.sources.files import SourceFile
 
 PLAIN_PROGRESS_EVERY_S = 5.0  # a long file logs a progress line at most this often (non-terminal)
 MAX_FILE_BARS = 12  # more bars than this redraw more than they tell (the total bar says the rest)
@@ -104,7 +109,7 @@ def describe_csv(result: FileResult) -> str:
 def file_line(result: FileResult) -> str:
     target = f"s3://{result.bucket}/{result.key}"
     if result.status == "failed":
-        return f"FAILED {result.error}"
+        return f"FAILED {result.error_line}"
     if result.status == "skipped":
         return (
             f"{result.source.location} -> {target}  skipped (already uploaded from this same source)"
@@ -118,6 +123,7 @@ def file_line(result: FileResult) -> str:
         f"{format_size(result.bytes_read)} -> {format_size(result.bytes_written)}  {result.seconds:.2f} s"
         f"{describe_checksum(result)}"
         f"{describe_csv(result)}"
+        f"{''.join(f'  ({note})' for note in result.notes)}"  # e.g. (resumed: 2 of 3 parts ...)
     )
 
 
@@ -216,7 +222,7 @@ def csv_summary(summary: Summary) -> str:
 
 
 def summary_lines(summary: Summary) -> list[str]:
-    if summary.planned:
+    if summary.planned or summary.dry_run:
         return [f"{summary.planned} file(s) planned (dry run, nothing written); {summary.failed} failed"]
     encodings = ", ".join(f"{k} x{v}" for k, v in summary.encodings.items()) or "-"
     counts = f"{summary.uploaded} uploaded, {summary.skipped} skipped, {summary.failed} failed"
@@ -519,3 +525,18 @@ class JsonLogPrinter:
              "csv_flagged": summary.csv_flagged, "csv_findings": summary.csv_findings,
              "failures": summary.failures}
         )  # fmt: skip
+
+
+def default_printer(settings: RunSettings, sources: Sequence[SourceFile]) -> Printer:
+    """The command's output, for the command and for the API's progress=True: JSON lines, bars at
+    a terminal, or plain lines (with an overall progress line every few seconds when piped)."""
+    if settings.log_format == "json":
+        return JsonLogPrinter()
+    if sys.stdout.isatty() and not settings.quiet and not settings.ingest.dry_run:
+        return TerminalProgress(sum(s.size for s in sources), len(sources))
+    return PlainPrinter(
+        quiet=settings.quiet,
+        every_s=settings.progress_interval,
+        total_files=len(sources),
+        total_bytes=sum(s.size for s in sources),
+    )

@@ -63,6 +63,7 @@ class Summary:
     failures: list[str] = field(default_factory=list)
     csv_flagged: int = 0  # files with at least one CSV finding (uploaded all the same in report mode)
     csv_findings: dict[str, int] = field(default_factory=dict)  # files per finding, the found ones
+    dry_run: bool = False  # a plan: its summary says how many files are planned, even none
 
     @property
     def throughput(self) -> float:
@@ -71,7 +72,7 @@ class Summary:
 
 
 def summarise(results: list[FileResult], seconds: float) -> Summary:
-    statuses = Counter(r.status for r in results)
+    statuses: Counter[str] = Counter(r.status for r in results)
     encodings = Counter(r.encoding.encoding for r in results if r.encoding is not None)
     flagged = 0
     findings: Counter[str] = Counter()
@@ -90,7 +91,7 @@ def summarise(results: list[FileResult], seconds: float) -> Summary:
         replacements=sum(r.replacements for r in results),
         seconds=seconds,
         encodings=dict(sorted(encodings.items())),
-        failures=[json_safe(r.error) for r in results if r.error],
+        failures=[json_safe(r.error_line) for r in results if r.error_line],
         csv_flagged=flagged,
         csv_findings={name: findings[name] for name in CSV_FINDINGS if findings[name]},
     )
@@ -119,7 +120,7 @@ def result_entry(result: FileResult) -> dict[str, Any]:
         "checksum_type": result.checksum.type if result.checksum else None,
         "sha256": result.sha256,
         "seconds": round(result.seconds, 3),
-        "error": json_safe(result.error) if result.error else None,
+        "error": json_safe(result.error_line) if result.error_line else None,  # with the path, as ever
         "notes": [json_safe(note) for note in result.notes],
         **csv_entry(result),
     }

@@ -31,6 +31,10 @@ class MemoryBudget:
         self.capacity = capacity
         self.limit = capacity if limit is None else min(max(limit, 1), capacity)
         self.in_use = 0
+        # Read-ahead (ParallelFiller's segment slots): paid from the capacity, granted only when free
+        # right now, never waited for; parts wait for it to come back only as far as the capacity
+        # needs (see lend).
+        self.lent = 0
         self._waiters: deque[tuple[int, asyncio.Future[int]]] = deque()
         self.peak_in_use = 0
         self._pool: list[bytearray] = []  # sent part buffers, kept for the next part of their size
@@ -75,7 +79,7 @@ class MemoryBudget:
     async def acquire(self, size: int) -> int:
         """Wait until size bytes (clamped to the limit) are free; return the amount taken."""
         size = min(max(size, 1), self.limit)
-        if not self._waiters and self.in_use + size <= self.limit:
+        if not self._waiters and (self._fits(size) or self.in_use == 0):
             self._take(size)
             return size
         granted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -88,13 +92,32 @@ class MemoryBudget:
             self._wake()
             raise
 
+    def lend(self, size: int, beside: int) -> bool:
+        """Read-ahead: take size bytes if they fit the capacity now beside what is in use and `beside`
+        more (a part of the borrowing file's own). Never waits (False: no read-ahead). A part of the
+        borrower is never stopped by its own loan: parts wait while what is in use, plus what is lent,
+        exceeds the capacity, but never when nothing is in use (parts in flight always come back)."""
+        if self.in_use + self.lent + size + beside > self.capacity:
+            return False
+        self.lent += size
+        self.peak_in_use = max(self.peak_in_use, self.in_use + self.lent)
+        return True
+
+    def give_back(self, size: int) -> None:
+        """Return what lend() took (synchronous, on the event loop's thread)."""
+        self.lent = max(0, self.lent - size)
+        self._wake()
+
     def release(self, size: int) -> None:
         self.in_use = max(0, self.in_use - size)
         self._wake()
 
     def _take(self, size: int) -> None:
         self.in_use += size
-        self.peak_in_use = max(self.peak_in_use, self.in_use)
+        self.peak_in_use = max(self.peak_in_use, self.in_use + self.lent)
+
+    def _fits(self, size: int) -> bool:
+        return self.in_use + size <= self.limit and self.in_use + self.lent + size <= self.capacity
 
     def _trim_pool(self, room: int) -> None:
         """Drop pooled buffers until they fit in room bytes."""
@@ -109,7 +132,7 @@ class MemoryBudget:
                 continue
             # A request larger than a lowered limit is clamped to it, as at acquire().
             size = min(size, self.limit)
-            if self.in_use + size > self.limit and self.in_use > 0:
+            if not self._fits(size) and self.in_use > 0:
                 return
             self._waiters.popleft()
             self._take(size)

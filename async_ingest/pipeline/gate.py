@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from async_ingest.settings import IngestSettings
-from async_ingest.sources.files import SourceFile, SourceReader
+from async_ingest.sources.files import SourceFile
 from async_ingest.transform.csvcheck import DELIMITER_NAMES, CsvChecker, CsvPolicy, header_hash
 from async_ingest.transform.transcode import Transcoder
 from async_ingest.units import MiB
@@ -63,7 +63,7 @@ def check_source(
     with the message an upload would give (DecodeFailure and ValueError: the upload finds out)."""
     policy = CsvPolicy(settings.csv_check, settings.expect_columns, settings.expect_header)
     checker = CsvChecker(settings.csv_delimiter)
-    reader = SourceReader(source, settings.max_expanded_size)
+    reader = source.open_reader(settings.max_expanded_size)
     transcoder = Transcoder(encoding, errors=errors, bom=bom)
     buffer = memoryview(bytearray(chunk))
     try:

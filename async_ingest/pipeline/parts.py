@@ -17,8 +17,9 @@ from typing import Protocol
 from async_ingest.s3.checksums import CHECKSUMS, DEFAULT_CHECKSUM, Checksum
 from async_ingest.transform import native
 from async_ingest.transform.compression import Compressor
+from async_ingest.transform.csvcheck import CsvChecker
 from async_ingest.transform.detect import codec_traits
-from async_ingest.transform.native import sbcs_table, sbcs_to_utf8, utf8_check
+from async_ingest.transform.native import CsvPrescan, sbcs_table, sbcs_to_utf8, utf8_check
 from async_ingest.transform.transcode import Transcoder
 from async_ingest.units import GiB, KiB, MiB
 
@@ -309,6 +310,7 @@ class _Segment:
     source_bytes: int
     replacements: int
     short: bool  # the file ended before the segment did (it shrank): nothing follows
+    prescan: CsvPrescan | None = None  # the CSV scan of the segment but its first row, made by its worker
     scanned: threading.Event = field(default_factory=threading.Event)  # on_text has seen text
 
 
@@ -337,6 +339,7 @@ class ParallelFiller(PartFiller):
         pool: ThreadPoolExecutor | None = None,
         workers: int | None = None,
         on_text: Callable[[bytes | bytearray | memoryview], None] | None = None,
+        csv: CsvChecker | None = None,
     ) -> None:
         super().__init__(_NoSource(), transcoder, part_size, length, checksum, md5_parts=md5_parts)
         self.sha256 = hashlib.sha256() if whole_sha256 else None  # (keyword kept short for the line)
@@ -354,9 +357,12 @@ class ParallelFiller(PartFiller):
         self._offset = 0  # into the current segment's text
         self._ended = False  # every segment has been taken in
         self._closed = False
-        # The CSV check (on_text) is sequential: the worker that finishes a segment scans every
-        # segment that is next in order and done, so the scan runs ahead too, off the filling thread.
-        self._text_sink = on_text
+        # The CSV check (csv, or any on_text) is sequential: the worker that finishes a segment scans
+        # every segment that is next in order and done, so the scan runs ahead too, off the filling
+        # thread. With csv, each worker first prescans its own segment (all but its first row, which
+        # needs the state the scan reaches it with): the in-order part is then a row per segment.
+        self._csv = csv
+        self._text_sink = csv.feed if csv is not None else on_text
         self._scan_lock = threading.Lock()
         self._done: dict[int, _Segment] = {}
         self._scan_next = 0
@@ -453,6 +459,8 @@ class ParallelFiller(PartFiller):
 
     def _work(self, index: int, slot: _Slot) -> _Segment:
         segment = self._transform(index, slot)
+        if self._csv is not None and index > 0 and segment.text:
+            segment.prescan = self._csv.prescan(segment.text)
         if self._text_sink is not None:
             self._scan_in_order(index, segment)
         return segment
@@ -472,7 +480,9 @@ class ParallelFiller(PartFiller):
                     return
                 self._scan_next += 1
             try:
-                if ready.text:
+                if ready.text and self._csv is not None:
+                    self._csv.feed(ready.text, ready.prescan)
+                elif ready.text:
                     assert self._text_sink is not None
                     self._text_sink(ready.text)
             finally:

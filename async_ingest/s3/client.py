@@ -216,7 +216,9 @@ class S3:
         except Exception as exc:
             raise wrap_error(exc, f"bucket {bucket}") from None
         if not create:
-            raise S3Error(f"bucket {bucket} does not exist (and --no-create-bucket is set)", "NoSuchBucket")
+            raise S3Error(
+                f"bucket {bucket} does not exist (and {{opt:create_bucket}} is set)", "NoSuchBucket"
+            )
         kwargs: dict[str, Any] = {"Bucket": bucket}
         if region != DEFAULT_REGION:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
@@ -501,7 +503,7 @@ async def open_s3(settings: ConnectionSettings, bwlimit: int | None = None) -> A
             raise wrap_error(exc, "credentials") from None
         if credentials is None:
             raise S3Error(
-                "no AWS credentials found: use --credentials-file, --profile, AWS_ACCESS_KEY_ID/"
+                "no AWS credentials found: use {opt:credentials_file}, {opt:profile}, AWS_ACCESS_KEY_ID/"
                 "AWS_SECRET_ACCESS_KEY, or a container/instance role",
                 "NoCredentials",
             )

@@ -5,6 +5,7 @@ Start it on free loopback ports with its data in a folder, wait until S3 answers
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -22,6 +23,44 @@ START_ATTEMPTS = 3
 GRACEFUL_STOP_S = 2.0  # SeaweedFS needs ~17 s to stop gracefully; the data is safe after a short wait
 # A small volume size keeps one collection per bucket from filling the disk (FIELD-NOTES).
 VOLUME_SIZE_LIMIT_MB = 1024
+
+
+# The embedded server is started without identities, so it takes any key pair; clients still need
+# one to sign with (boto3, the AWS CLI, s3fs and polars refuse to send unsigned requests by default).
+PLACEHOLDER_KEY_ID = "async-ingest-local"
+PLACEHOLDER_SECRET = "async-ingest-local-secret"
+PLACEHOLDER_REGION = "us-east-1"
+
+
+def serve_instructions(
+    endpoint_url: str, bucket: str, data_dir: Path, example_key: str | None, delimiter: str | None = None
+) -> list[str]:
+    """What --local --serve prints once the run is over: where the server answers, a key pair it
+    takes, and a read-back for the AWS CLI, pandas (s3fs) and polars, ready to paste (with the
+    example object's delimiter: pandas and polars assume a comma)."""
+    key = example_key or "KEY"
+    url = f"s3://{bucket}/{key}"
+    sep = f", sep={json.dumps(delimiter)}" if delimiter and delimiter != "," else ""
+    separator = f", separator={json.dumps(delimiter)}" if delimiter and delimiter != "," else ""
+    pandas_options = (
+        f'{{"key": "{PLACEHOLDER_KEY_ID}", "secret": "{PLACEHOLDER_SECRET}", '
+        f'"client_kwargs": {{"endpoint_url": "{endpoint_url}"}}}}'
+    )
+    polars_options = (
+        f'{{"aws_access_key_id": "{PLACEHOLDER_KEY_ID}", "aws_secret_access_key": "{PLACEHOLDER_SECRET}", '
+        f'"aws_endpoint_url": "{endpoint_url}", "aws_region": "{PLACEHOLDER_REGION}", '
+        '"aws_allow_http": "true"}'
+    )
+    return [
+        f"serving s3://{bucket} at {endpoint_url} (data in {data_dir}) until Ctrl-C or SIGTERM",
+        f"credentials  any key pair, e.g. access key {PLACEHOLDER_KEY_ID}, secret {PLACEHOLDER_SECRET}",
+        f"  export AWS_ACCESS_KEY_ID={PLACEHOLDER_KEY_ID} AWS_SECRET_ACCESS_KEY={PLACEHOLDER_SECRET} "
+        f"AWS_DEFAULT_REGION={PLACEHOLDER_REGION}",
+        f"  aws --endpoint-url {endpoint_url} s3 ls --recursive s3://{bucket}",
+        f"  aws --endpoint-url {endpoint_url} s3 cp {url} -",
+        f'  pandas: pd.read_csv("{url}"{sep}, storage_options={pandas_options})',
+        f'  polars: pl.scan_csv("{url}"{separator}, storage_options={polars_options}).collect()',
+    ]
 
 
 class LocalServerError(RuntimeError):

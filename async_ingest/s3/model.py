@@ -75,8 +75,8 @@ def _endpoint_problem(url: str) -> str:
     authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]  # also when "//" is missing
     if "@" in authority:
         return (
-            "must not contain a user name or password; give credentials with --credentials-file, "
-            "--profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            "must not contain a user name or password; give credentials with {opt:credentials_file}, "
+            "{opt:profile} or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
         )
     if " " in url or _CONTROL.search(url):
         return "contains spaces or control characters (expected http(s)://HOST[:PORT])"

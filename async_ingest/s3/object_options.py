@@ -54,20 +54,20 @@ def parse_tags(texts: list[str]) -> tuple[tuple[str, str], ...]:
     """--tag KEY=VALUE, repeatable: S3 object tagging's limits and characters."""
     tags: dict[str, str] = {}
     for text in texts:
-        key, value = split_pair("--tag", text)
+        key, value = split_pair("{opt:tags}", text)
         if key in tags:
-            raise ValueError(f"--tag {key!r}: given twice")
+            raise ValueError(f"{{opt:tags}} {key!r}: given twice")
         if len(key) > MAX_TAG_KEY or len(value) > MAX_TAG_VALUE:
             raise ValueError(
-                f"--tag {key!r}: keys up to {MAX_TAG_KEY} characters, values up to {MAX_TAG_VALUE}"
+                f"{{opt:tags}} {key!r}: keys up to {MAX_TAG_KEY} characters, values up to {MAX_TAG_VALUE}"
             )
         if not _TAG_TEXT.fullmatch(key) or not _TAG_TEXT.fullmatch(value):
-            raise ValueError(f"--tag {text!r}: use letters, digits, spaces and + - = . _ : / @ only")
+            raise ValueError(f"{{opt:tags}} {text!r}: use letters, digits, spaces and + - = . _ : / @ only")
         if key.lower().startswith("aws:"):
-            raise ValueError(f"--tag {key!r}: the aws: prefix is reserved")
+            raise ValueError(f"{{opt:tags}} {key!r}: the aws: prefix is reserved")
         tags[key] = value
     if len(tags) > MAX_TAGS:
-        raise ValueError(f"--tag: {len(tags)} tags given, S3 allows {MAX_TAGS} per object")
+        raise ValueError(f"{{opt:tags}}: {len(tags)} tags given, S3 allows {MAX_TAGS} per object")
     return tuple(tags.items())
 
 
@@ -79,26 +79,28 @@ def parse_metadata(
     it, which note is told: S3 adds the prefix itself, and would store x-amz-meta-x-amz-meta-KEY."""
     metadata: dict[str, str] = {}
     for text in texts:
-        given, value = split_pair("--metadata", text)
+        given, value = split_pair("{opt:metadata}", text)
         key = given[len(AMZ_META_PREFIX) :] if given.lower().startswith(AMZ_META_PREFIX) else given
         if not _METADATA_KEY.fullmatch(key):
-            raise ValueError(f"--metadata {given!r}: keys are ASCII letters, digits, '.', '_' and '-'")
+            raise ValueError(f"{{opt:metadata}} {given!r}: keys are ASCII letters, digits, '.', '_' and '-'")
         if key != given and note is not None:
-            note(f"--metadata {given}: stored as {key.lower()} (S3 adds the x-amz-meta- prefix itself)")
+            note(f"{{opt:metadata}} {given}: stored as {key.lower()} (S3 adds the x-amz-meta- prefix itself)")
         if not _PRINTABLE_ASCII.fullmatch(value):
             raise ValueError(
-                f"--metadata {key!r}: the value must be printable ASCII (S3 sends it as a header)"
+                f"{{opt:metadata}} {key!r}: the value must be printable ASCII (S3 sends it as a header)"
             )
         key = key.lower()
         if key in OWN_METADATA or key.startswith(OWN_METADATA_PREFIX):  # csv-*: the CSV facts and gate
-            raise ValueError(f"--metadata {key!r}: async_ingest sets this key itself; choose another name")
+            raise ValueError(
+                f"{{opt:metadata}} {key!r}: async_ingest sets this key itself; choose another name"
+            )
         if key in metadata:
-            raise ValueError(f"--metadata {key!r}: given twice (keys are case-insensitive)")
+            raise ValueError(f"{{opt:metadata}} {key!r}: given twice (keys are case-insensitive)")
         metadata[key] = value
     size = sum(len(k) + len(v) for k, v in metadata.items())
     if size > MAX_USER_METADATA:
         raise ValueError(
-            f"--metadata: {size} bytes in all, at most {MAX_USER_METADATA} (S3 allows 2 KB with ours)"
+            f"{{opt:metadata}}: {size} bytes in all, at most {MAX_USER_METADATA} (S3 allows 2 KB with ours)"
         )
     return tuple(metadata.items())
 
@@ -113,7 +115,7 @@ def parse_kms_key_id(text: str) -> str:
     """--sse-kms-key-id: a key id, alias or ARN in the characters AWS uses for them."""
     if not _KMS_KEY_ID.fullmatch(text) or len(text) > MAX_KMS_KEY_ID:
         raise ValueError(
-            f"--sse-kms-key-id {text[:80]!r}: expected a KMS key id, alias or ARN "
+            f"{{opt:sse_kms_key_id}} {text[:80]!r}: expected a KMS key id, alias or ARN "
             "(ASCII letters, digits and :/_-.+=,@ only: no spaces, line breaks or other characters)"
         )
     return text
@@ -122,11 +124,13 @@ def parse_kms_key_id(text: str) -> str:
 def parse_storage_class(text: str) -> str:
     name = text.strip().upper()
     if name not in STORAGE_CLASSES:
-        raise ValueError(f"--storage-class {text!r}: choose from {', '.join(STORAGE_CLASSES)}")
+        raise ValueError(f"{{opt:storage_class}} {text!r}: choose from {', '.join(STORAGE_CLASSES)}")
     return name
 
 
 def parse_content_type(text: str) -> str:
     if not _CONTENT_TYPE.fullmatch(text):
-        raise ValueError(f"--content-type {text!r}: expected TYPE/SUBTYPE[; PARAMETERS] in printable ASCII")
+        raise ValueError(
+            f"{{opt:content_type}} {text!r}: expected TYPE/SUBTYPE[; PARAMETERS] in printable ASCII"
+        )
     return text

@@ -1,6 +1,10 @@
 """Finding the CSV files to ingest (walk the SOURCE arguments, stat each file, shard the list) and
 reading them. Reads are blocking calls, made on worker threads by the pipeline: one hand-off per
-step (sample a file, fill a part), not one per read."""
+step (sample a file, fill a part), not one per read.
+
+A source says what it can do (rereadable, size_known, detection_memory, open_reader, sample): the
+pipeline asks it instead of testing its class, so standard input (stdin.py) is one more source.
+Over 400 lines: the walk, the zip listing and the shard share SourceFile and its errors."""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ import fnmatch
 import hashlib
 import io
 import os
+import re
 import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from async_ingest.transform.compression import (
     DECOMPRESSOR_MEMORY,
@@ -33,12 +39,31 @@ from async_ingest.transform.compression import (
     over_ratio,
     source_format,
 )
-from async_ingest.transform.detect import SAMPLE_WINDOWS
+from async_ingest.transform.detect import SAMPLE_WINDOW, SAMPLE_WINDOWS, sample_offsets
 
 CSV_SUFFIX = ".csv"
 # Taken by default beside .csv: the same, compressed (read as a stream, never unpacked to disk).
 ZIP_SUFFIX = ".zip"  # each CSV member is a source of its own
 CSV_SUFFIXES = (CSV_SUFFIX, *(CSV_SUFFIX + suffix for suffix in SOURCE_FORMATS), ZIP_SUFFIX)
+
+
+# What detecting one source may hold at most: its sampled windows (or a compressed source's head).
+DETECTION_MEMORY = SAMPLE_WINDOW * SAMPLE_WINDOWS
+
+
+class Reader(Protocol):
+    """A source as the part filler reads it: a file's SourceReader, standard input's StdinStream."""
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        """Fill buffer from the source; 0 at its end."""
+
+    def source_bytes_read(self, given: int) -> int:
+        """Bytes of the source itself read so far (given: the bytes readinto() gave out)."""
+
+    def close(self) -> None: ...
+
+    def check_unchanged(self, bytes_read: int) -> None:
+        """Raise SourceChanged if the source is not, or no longer, the one listed."""
 
 
 class SourceError(ValueError):
@@ -98,6 +123,43 @@ class SourceFile:
         """The CSV's own name, for its key: movies.csv.gz -> movies.csv."""
         return inner_name(self.file_name)
 
+    # What the pipeline asks a source (standard input answers otherwise: stdin.py).
+
+    @property
+    def key_name(self) -> str:
+        """The file name the key ({filename}) and the metadata carry."""
+        return self.csv_name
+
+    @property
+    def rereadable(self) -> bool:
+        """It can be read again: re-detected after a decode failure, compared with an object landed
+        by an earlier run (re-run skip), resumed."""
+        return True
+
+    @property
+    def size_known(self) -> bool:
+        """Its size is known before it is read (parts are planned for it)."""
+        return True
+
+    @property
+    def detection_memory(self) -> int:
+        """What sampling it for detection holds: the whole of a small file, else the windows (a
+        compressed source's head; a zip member's, at most its declared size and a byte)."""
+        size = self.size if self.compression is None else DETECTION_MEMORY
+        if self.member is not None:
+            size = min(size, self.member.expanded_size + 1)
+        return min(size, DETECTION_MEMORY)
+
+    def sample(self, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE) -> list[bytes]:
+        """The windows detection reads: spread over the file (a compressed source: its head)."""
+        return read_windows(self, sample_offsets(self.size), SAMPLE_WINDOW, max_expanded)
+
+    def open_reader(
+        self, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE, limit_name: str = MAX_EXPANDED_OPTION
+    ) -> Reader:
+        """A reader for the part filler, opened at its first read."""
+        return SourceReader(self, max_expanded, limit_name)
+
 
 @dataclass(frozen=True)
 class Unreadable:
@@ -108,8 +170,13 @@ class Unreadable:
     reason: str  # the OS error, e.g. "Permission denied"
 
     @property
+    def cause(self) -> str:
+        """Why, without the path (a failed FileResult's error)."""
+        return f"cannot read: {self.reason}"
+
+    @property
     def error(self) -> str:
-        return f"{self.path}: cannot read: {self.reason}"
+        return f"{self.path}: {self.cause}"
 
 
 def _collect(unreadable: list[Unreadable] | None, path: Path, exc: OSError) -> None:
@@ -230,9 +297,18 @@ class FileFilter:
         return included and not any(_matches(p, relpath, name) for p in self.exclude)
 
     def nothing_found(self, shown: str) -> str:
-        wanted = "files matching " + " or ".join(self.include) if self.include else "CSV files"
+        """Names the filter that took nothing, and how to take other names (a folder of .tsv or .txt
+        exports is the common case)."""
         excluded = f" (with --exclude {' '.join(self.exclude)})" if self.exclude else ""
-        return f"no {wanted} found in {shown}{excluded}"
+        if self.include:
+            return (
+                f"no files matching {' or '.join(self.include)} found in {shown}{excluded}: "
+                "--include patterns are case-sensitive and match the path below the folder or the name"
+            )
+        return (
+            f"no CSV files found in {shown}{excluded} (looked for *.csv, *.csv.gz, *.csv.zst, *.csv.bz2, "
+            "*.zip, any case); other names: --include GLOB, e.g. --include '*.txt'"
+        )
 
 
 def _matches(pattern: str, relpath: str, name: str) -> bool:
@@ -454,6 +530,22 @@ def _real_path(text: str, real_dirs: dict[str, str]) -> str:
     return os.path.join(real, name)
 
 
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
+def _missing_source(argument: Path) -> str:
+    """A SOURCE that does not exist; a URL (Path folds `s3://b/k` into `s3:/b/k`) gets told what
+    SOURCE is: this tool uploads local files, the target is --bucket."""
+    text = str(argument)
+    if URL_SCHEME.match(text):
+        scheme, rest = text.split(":/", 1)
+        return (
+            f"{scheme}://{rest.lstrip('/')}: not a local path: this tool uploads local files and folders "
+            "(the target is --bucket); download remote objects first"
+        )
+    return f"{argument}: no such file or directory"
+
+
 def find_sources(
     arguments: list[Path],
     *,
@@ -470,7 +562,7 @@ def find_sources(
     real_dirs: dict[str, str] = {}
     for argument in arguments:
         if not argument.exists():
-            raise SourceError(f"{argument}: no such file or directory")
+            raise SourceError(_missing_source(argument))
         if argument.is_dir():
             candidates = walk_folder(
                 argument, follow_symlinks=follow_symlinks, unreadable=unreadable, filters=filters, stop=stop

@@ -17,22 +17,22 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from async_ingest.sources.files import SourceFile, SourceReader
-from async_ingest.transform.detect import SAMPLE_WINDOW, SAMPLE_WINDOWS
+from async_ingest.sources.files import DETECTION_MEMORY, Reader, SourceFile
+from async_ingest.transform.compression import DEFAULT_MAX_EXPANDED_SIZE, MAX_EXPANDED_OPTION
 
 STDIN = "-"
-STDIN_HEAD = SAMPLE_WINDOW * SAMPLE_WINDOWS  # as many bytes as the windows sampled from a file
+STDIN_HEAD = DETECTION_MEMORY  # as many bytes as the windows sampled from a file
 NOT_AGAIN = (
     "standard input cannot be read again to restart with another encoding: "
     "give --encoding, or --on-decode-error replace"
 )
 
 
-class StdinStream(SourceReader):
+class StdinStream:
     """The pipe: its head, read once for detection, then the whole stream for the parts, the head
-    first. Blocking reads, made on worker threads as a file's."""
+    first. Blocking reads, made on worker threads as a file's. A files.Reader, as SourceReader is."""
 
-    def __init__(self, fd: int = 0) -> None:  # no SourceFile behind it: SourceReader's is not called
+    def __init__(self, fd: int = 0) -> None:
         self._stdin = io.FileIO(fd, "rb", closefd=False)
         self._head: bytes | None = None
         self._served = 0  # head bytes already handed to parts
@@ -80,6 +80,32 @@ class StdinSource(SourceFile):
     name: str = ""
     stream: StdinStream = field(default_factory=StdinStream, compare=False, repr=False)
 
+    # What it can do (SourceFile's questions): read once, front to back, its size unknown.
+
+    @property
+    def key_name(self) -> str:
+        return self.name  # --name
+
+    @property
+    def rereadable(self) -> bool:
+        return False  # no restart with another encoding, no re-run skip, no --resume
+
+    @property
+    def size_known(self) -> bool:
+        return False  # parts are --part-size each; its metadata says source-size "unknown"
+
+    @property
+    def detection_memory(self) -> int:
+        return STDIN_HEAD
+
+    def sample(self, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE) -> list[bytes]:
+        return [self.stream.head()]  # its head only, kept for the first part
+
+    def open_reader(
+        self, max_expanded: int = DEFAULT_MAX_EXPANDED_SIZE, limit_name: str = MAX_EXPANDED_OPTION
+    ) -> Reader:
+        return self.stream
+
 
 def stdin_source(name: str) -> StdinSource:
     return StdinSource(STDIN, "", 0, 0, name=name)
@@ -101,5 +127,5 @@ def stdin_closed() -> bool:
 def validate_name(name: str) -> str:
     """--name: a file name for the key ({filename}), no folder."""
     if not name.strip() or "/" in name or name in (".", "..") or "\x00" in name:
-        raise ValueError(f"--name {name!r}: expected a file name such as movies.csv (no '/')")
+        raise ValueError(f"{{opt:name}} {name!r}: expected a file name such as movies.csv (no '/')")
     return name

@@ -848,6 +848,77 @@ static PyObject *csv_scan(PyObject *self, PyObject *args) {
     return state_to_tuple(&s);
 }
 
+/* Where a later piece of the file can be scanned without the state before it (issue 22: segments
+ * scanned on several threads). The quote dynamics before the first byte are one of four: outside a
+ * quoted field where a quote opens (after a delimiter or line end), outside where a quote is data
+ * (mid-field), right after a closing quote (a quote reopens), or inside. The first line end that all
+ * four read outside quotes ends a row whatever came before: the offset after it starts a fresh row.
+ * When there is none (the piece holds no quote that would close a field open before it), the first
+ * line end the three outside states read outside quotes: a fresh row unless a quoted field was open
+ * (csv_join checks, and scans the piece whole then). -1: neither. */
+#define SYNC_STATES 4
+#define INSIDE 3
+
+static inline void sync_quote(const uint8_t *p, Py_ssize_t i, uint8_t d, int *in, Py_ssize_t *closed) {
+    static const int opens_first[SYNC_STATES] = {1, 0, 0, 0}; /* the byte before data is d or LF */
+    int opens = i > 0 ? (p[i - 1] == d || p[i - 1] == NL) : -1;
+    for (int k = 0; k < SYNC_STATES; k++) {
+        if (in[k]) {
+            in[k] = 0;
+            closed[k] = i;
+        } else if (closed[k] == i - 1 || (opens == -1 ? opens_first[k] : opens)) {
+            in[k] = 1;
+        }
+    }
+}
+
+static Py_ssize_t csv_sync_walk(const uint8_t *p, Py_ssize_t n, uint8_t d, uint8_t q) {
+    int in[SYNC_STATES] = {0, 0, 0, 1};
+    Py_ssize_t closed[SYNC_STATES] = {-2, -2, -1, -2};
+    Py_ssize_t outside = -1; /* the first row start of the three outside states */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == q) { /* the scan's order of tests: a quote first, then a delimiter, then a line end */
+            sync_quote(p, i, d, in, closed);
+        } else if (c == NL && c != d && !(in[0] | in[1] | in[2])) {
+            if (!in[INSIDE])
+                return i + 1;
+            if (outside == -1)
+                outside = i + 1;
+        }
+        if (outside != -1 && in[INSIDE] && !(in[0] | in[1] | in[2])) {
+            /* Only a quote can change anything now: none left, the inside state never leaves. */
+            const uint8_t *next = memchr(p + i + 1, q, (size_t)(n - i - 1));
+            if (next == NULL)
+                return outside;
+            i = next - p - 1;
+        }
+    }
+    return outside;
+}
+
+static PyObject *csv_sync(PyObject *self, PyObject *args) {
+    int d, q;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "iiy*", &d, &q, &data))
+        return NULL;
+    if (d < 0 || d > 255 || q < 0 || q > 255) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "delimiter and quote are byte values");
+        return NULL;
+    }
+    Py_ssize_t at;
+    if (data.len >= RELEASE_GIL_FROM) {
+        Py_BEGIN_ALLOW_THREADS
+        at = csv_sync_walk((const uint8_t *)data.buf, data.len, (uint8_t)d, (uint8_t)q);
+        Py_END_ALLOW_THREADS
+    } else {
+        at = csv_sync_walk((const uint8_t *)data.buf, data.len, (uint8_t)d, (uint8_t)q);
+    }
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(at);
+}
+
 static PyMethodDef methods[] = {
     {"utf8_check", utf8_check, METH_O,
      "utf8_check(data) -> (valid_len, error_offset or -1, incomplete_tail_len), as CPython's strict decoder."},
@@ -857,6 +928,9 @@ static PyMethodDef methods[] = {
      "utf16_to_utf8(big_endian, data, out, out_offset, errors) -> (written, replacements, error_offset or -1, "
      "incomplete_tail_len)."},
     {"csv_scan", csv_scan, METH_VARARGS, "csv_scan(state, data) -> state after data (see pytwin.CsvState)."},
+    {"csv_sync", csv_sync, METH_VARARGS,
+     "csv_sync(delimiter, quote, data) -> offset after the first line end that ends a row whatever the "
+     "state before data, or -1."},
     {NULL, NULL, 0, NULL},
 };
 

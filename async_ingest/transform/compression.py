@@ -117,15 +117,15 @@ NO_COMPRESSION = OutputCompression("none", 0)
 def output_compression(name: str, level: int | None) -> OutputCompression:
     """--compress and --compress-level, validated (ValueError names the option)."""
     if name not in COMPRESS_NAMES:
-        raise ValueError(f"--compress {name}: expected one of {', '.join(COMPRESS_NAMES)}")
+        raise ValueError(f"{{opt:compress}} {name}: expected one of {', '.join(COMPRESS_NAMES)}")
     if name == "none":
         if level is not None:
-            raise ValueError("--compress-level needs --compress gzip or zstd")
+            raise ValueError("{opt:compress_level} needs {opt:compress} gzip or zstd")
         return NO_COMPRESSION
     low, high = LEVEL_RANGES[name]
     chosen = DEFAULT_LEVELS[name] if level is None else level
     if not low <= chosen <= high:
-        raise ValueError(f"--compress-level {chosen}: {name} takes {low} to {high}")
+        raise ValueError(f"{{opt:compress_level}} {chosen}: {name} takes {low} to {high}")
     return OutputCompression(name, chosen)
 
 

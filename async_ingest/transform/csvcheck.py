@@ -23,7 +23,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from async_ingest.transform import pytwin
-from async_ingest.transform.native import CsvState, csv_finish, csv_scan, csv_state
+from async_ingest.transform.native import (
+    Buffer,
+    CsvPrescan,
+    CsvState,
+    csv_finish,
+    csv_join,
+    csv_prescan,
+    csv_scan,
+    csv_state,
+)
 
 SNIFF_BYTES = 64 * 1024
 # A first line longer than SNIFF_BYTES (thousands of columns) is waited for up to this many bytes, so
@@ -188,7 +197,18 @@ class CsvChecker:
     _state: CsvState | None = None  # the scan's, once the dialect is known
     _finished: CsvStats | None = None
 
-    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+    def prescan(self, chunk: Buffer) -> CsvPrescan | None:
+        """Most of the scan of chunk, a later piece of the file, made on another thread before the
+        pieces in front of it are fed (read-ahead, issue 22); None until the first row has ended.
+        feed(chunk, prescanned) then scans only the chunk's first row or so."""
+        state = self._state  # columns and dialect never change once set: a stale state will do
+        return None if state is None else csv_prescan(state, chunk)
+
+    def feed(self, chunk: bytes | bytearray | memoryview, prescanned: CsvPrescan | None = None) -> None:
+        if prescanned is not None and self._state is not None:  # the first row, so the sniff, is done
+            self._state = csv_join(self._state, chunk, prescanned)
+            self._take_facts()
+            return
         if self.dialect is None:
             sample_size = None if self._pending else self._sample_size(chunk)
             if sample_size is None:

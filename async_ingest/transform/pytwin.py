@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import NamedTuple, TypeAlias
@@ -16,10 +17,14 @@ from typing import NamedTuple, TypeAlias
 Buffer: TypeAlias = bytes | bytearray | memoryview  # collections.abc.Buffer from Python 3.12
 
 __all__ = [
+    "CsvPrescan",
     "CsvState",
     "csv_finish",
+    "csv_join",
+    "csv_prescan",
     "csv_scan",
     "csv_state",
+    "csv_sync",
     "sbcs_table",
     "sbcs_to_utf8",
     "utf8_check",
@@ -211,6 +216,92 @@ def csv_scan(state: CsvState, data: Buffer) -> CsvState:
     scan = _Scan(state)
     scan.process(raw)
     return scan.state()
+
+
+# ------------------------------------------------------------------------------------------------------
+# The scan of a later piece of the file on another thread (issue 22): csv_prescan needs only the dialect
+# and the column count, not the state the scan will have when it reaches the piece; csv_join, in order,
+# rescans the short head up to the first certain row start and adds the prescanned rest.
+
+
+def csv_sync(delimiter: int, quote: int, data: Buffer) -> int:
+    """The offset after the first line end that ends a row whatever the state before data; failing
+    that, after the first one that does unless a quoted field was open before data; else -1.
+
+    Before data the quote dynamics are one of four: outside a quoted field where a quote opens (after a
+    delimiter or line end), outside mid-field (a quote is data), right after a closing quote (a quote
+    reopens), inside. A line end all four read outside quotes ends a row in every case; csv_join
+    checks the second kind of offset (and scans the piece whole when a quoted field was open)."""
+    raw = bytes(data)
+    inside = [False, False, False, True]
+    closed = [-2, -2, -1, -2]
+    opens_first = (True, False, False, False)
+    outside = -1
+    for i, char in enumerate(raw):
+        if char == quote:
+            opens = raw[i - 1] in (delimiter, _NL) if i else None
+            for k in range(4):
+                if inside[k]:
+                    inside[k], closed[k] = False, i
+                elif closed[k] == i - 1 or (opens_first[k] if opens is None else opens):
+                    inside[k] = True
+        elif char == _NL and char != delimiter and not any(inside[:3]):
+            if not inside[3]:
+                return i + 1
+            if outside == -1:
+                outside = i + 1
+    return outside
+
+
+class CsvPrescan(NamedTuple):
+    """A piece's scan made before the state at its start is known."""
+
+    sync: int  # data[sync:] starts a row whatever came before (csv_sync)
+    rest: CsvState  # the scan of data[sync:] from a fresh row, its lines counted from 1
+
+
+def csv_prescan(
+    state: CsvState, data: Buffer, *, sync: Callable[[int, int, Buffer], int] | None = None,
+    scan: Callable[[CsvState, Buffer], CsvState] | None = None,
+) -> CsvPrescan | None:  # fmt: skip
+    """The prescan of data, a later piece of the file, given any state of the scan whose dialect and
+    column count are known (the first row has ended); None when they are not, or no row starts in data.
+    sync and scan: the implementations to use (the twin's by default)."""
+    if not state.columns:
+        return None
+    at = (sync or csv_sync)(state.delimiter, state.quote, data)
+    if at < 0:
+        return None
+    fresh = csv_state(state.delimiter, state.quote, state.header)._replace(columns=state.columns)
+    return CsvPrescan(at, (scan or csv_scan)(fresh, memoryview(data)[at:]))
+
+
+def csv_join(
+    state: CsvState, data: Buffer, prescan: CsvPrescan | None,
+    scan: Callable[[CsvState, Buffer], CsvState] | None = None,
+) -> CsvState:  # fmt: skip
+    """csv_scan(state, data), using the prescan of data: only data[:prescan.sync] is scanned here."""
+    scan = scan or csv_scan
+    if prescan is None:
+        return scan(state, data)
+    head = scan(state, memoryview(data)[: prescan.sync])
+    rest = prescan.rest
+    at_row_start = not (head.in_quote or head.row_content or head.row_delims) and head.row_line == head.line
+    if not at_row_start or head.columns != rest.columns:  # never, by csv_sync; a whole scan if it were
+        return scan(state, data)
+    shift = head.line - 1
+    ragged = head.first_ragged_lines + tuple(line + shift for line in rest.first_ragged_lines)
+    return rest._replace(
+        header=head.header,
+        line=rest.line + shift,
+        row_line=rest.row_line + shift,
+        quote_line=rest.quote_line + shift if rest.quote_line else 0,
+        rows=head.rows + rest.rows,
+        records=head.records + rest.records,
+        ragged_rows=head.ragged_rows + rest.ragged_rows,
+        blank_lines=head.blank_lines + rest.blank_lines,
+        first_ragged_lines=ragged[:FIRST_RAGGED],
+    )
 
 
 QUOTED_BLOCK = 256 * 1024  # lines with quotes are checked in bulk this many bytes at a time
