@@ -312,7 +312,31 @@ _ISAL_ERROR = cast(type[Exception], isal_zlib.error)  # its stub types it as an 
 _ERRORS = (zlib.error, _ISAL_ERROR, OSError, EOFError, zstandard.ZstdError)
 
 
-class DecompressingReader:
+class _ExpandedOutput:
+    """What both decompressing readers share: the bytes decompressed but not yet given out are in
+    _output from _given on; _more(want) decompresses some more (False at the clean end)."""
+
+    _output: bytes
+    _given: int
+
+    def _more(self, want: int) -> bool:
+        raise NotImplementedError
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        while self._given >= len(self._output):
+            if not self._more(len(buffer)):
+                return 0
+        take = min(len(buffer), len(self._output) - self._given)
+        buffer[:take] = memoryview(self._output)[self._given : self._given + take]
+        self._given += take
+        return take
+
+    def read(self, size: int) -> bytes:
+        """Up to size bytes (fewer only at the end)."""
+        return read_filled(self.readinto, size)
+
+
+class DecompressingReader(_ExpandedOutput):
     """readinto() of the decompressed bytes of a compressed file, read READ_BLOCK bytes at a time.
 
     Concatenated streams (gzip members, bzip2 streams, zstd frames) are read one after the other, as
@@ -339,20 +363,7 @@ class DecompressingReader:
         self._given = 0
         self._closed = False
 
-    def readinto(self, buffer: memoryview, /) -> int:
-        while self._given >= len(self._output):
-            if not self._decompress_more(len(buffer)):
-                return 0
-        take = min(len(buffer), len(self._output) - self._given)
-        buffer[:take] = memoryview(self._output)[self._given : self._given + take]
-        self._given += take
-        return take
-
-    def read(self, size: int) -> bytes:
-        """Up to size bytes (fewer only at the end)."""
-        return read_filled(self.readinto, size)
-
-    def _decompress_more(self, want: int) -> bool:
+    def _more(self, want: int) -> bool:
         """Decompress some more into _output; False at the clean end of the input."""
         data = b""
         if self._stream.eof:  # another member/frame may follow the one that ended
@@ -463,7 +474,7 @@ def _member_stream(method: int) -> _Stream:
     return _StoredStream()
 
 
-class ZipMemberReader:
+class ZipMemberReader(_ExpandedOutput):
     """readinto() of one member of a zip archive, decompressed as it is read, from its local header
     on (the archive is opened once per member, its directory never parsed again).
 
@@ -494,19 +505,6 @@ class ZipMemberReader:
         self._ended = False
         self._closed = False
 
-    def readinto(self, buffer: memoryview, /) -> int:
-        while self._given >= len(self._output):
-            if not self._inflate_more(len(buffer)):
-                return 0
-        take = min(len(buffer), len(self._output) - self._given)
-        buffer[:take] = memoryview(self._output)[self._given : self._given + take]
-        self._given += take
-        return take
-
-    def read(self, size: int) -> bytes:
-        """Up to size bytes (fewer only at the end)."""
-        return read_filled(self.readinto, size)
-
     def _open(self) -> _Stream:
         if self._closed:
             raise ValueError("read after close")
@@ -525,7 +523,7 @@ class ZipMemberReader:
         self._file.seek(self._data_start)
         return _member_stream(member.method)
 
-    def _inflate_more(self, want: int) -> bool:
+    def _more(self, want: int) -> bool:
         """Decompress some more into _output; False at the member's end (sizes and CRC checked)."""
         if self._ended:
             return False
