@@ -360,11 +360,18 @@ def options_from(
     return list(args.sources), IngestOptions(**values)
 
 
+# ASYNC_INGEST_* variables that are no option but are read all the same: the twin switch, the
+# shard count of an indexed job (sources), the host port of docker-compose.yml's S3 server.
+OTHER_VARIABLES = frozenset(
+    {"ASYNC_INGEST_NO_EXTENSIONS", "ASYNC_INGEST_SHARD_COUNT", "ASYNC_INGEST_S3_PORT"}
+)
+
+
 def warn_unknown_variables(environ: Mapping[str, str], warn: Callable[[str], None]) -> None:
     """A misspelled ASYNC_INGEST_* variable would be ignored without a word: say so."""
     known = set(BY_ENV)
     for name in sorted(environ):
-        if name.startswith(ENV_PREFIX) and name not in known and name != "ASYNC_INGEST_NO_EXTENSIONS":
+        if name.startswith(ENV_PREFIX) and name not in known and name not in OTHER_VARIABLES:
             near = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
             warn(f"{name} is not an async-ingest variable; ignored{hint}")
