@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from async_ingest.cli.table import UsageError, parse, spell
+from async_ingest.cli.table import BY_FIELD, UsageError, parse, spell
 from async_ingest.options import resolve
 from async_ingest.outcome import ConfigError, Output, spell_options
 from async_ingest.output.display import printable
@@ -61,12 +61,6 @@ def parse_settings(
         raise UsageError(exc.render(spell, python=False)) from None
 
 
-class Interrupted(Exception):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
 def make_printer(settings: RunSettings, sources: list[SourceFile]) -> Printer:
     return default_printer(settings, sources)
 
@@ -106,12 +100,13 @@ async def _run_with_signals(settings: RunSettings, received: list[int]) -> int:
 
 def _json_mode(argv: Sequence[str] | None, environ: dict[str, str]) -> bool:
     """--log-format json, read before the options are checked: their errors are JSON too."""
+    row = BY_FIELD["log_format"]
     args = list(sys.argv[1:] if argv is None else argv)
-    chosen = environ.get("ASYNC_INGEST_LOG_FORMAT", "text")
+    chosen = environ.get(row.env, "text")
     for index, arg in enumerate(args):
-        if arg == "--log-format" and index + 1 < len(args):
+        if arg == row.flag and index + 1 < len(args):
             chosen = args[index + 1]
-        elif arg.startswith("--log-format="):
+        elif arg.startswith(row.flag + "="):
             chosen = arg.split("=", 1)[1]
     return chosen == "json"
 

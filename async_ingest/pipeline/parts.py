@@ -341,8 +341,15 @@ class ParallelFiller(PartFiller):
         on_text: Callable[[bytes | bytearray | memoryview], None] | None = None,
         csv: CsvChecker | None = None,
     ) -> None:
-        super().__init__(_NoSource(), transcoder, part_size, length, checksum, md5_parts=md5_parts)
-        self.sha256 = hashlib.sha256() if whole_sha256 else None  # (keyword kept short for the line)
+        super().__init__(
+            _NoSource(),
+            transcoder,
+            part_size,
+            length,
+            checksum,
+            md5_parts=md5_parts,
+            whole_sha256=whole_sha256,
+        )
         self._fd = os.open(location, os.O_RDONLY)
         self._length = length
         self._bom = bom
