@@ -2,7 +2,7 @@
 # Prove the dependency floors in pyproject.toml: a venv of its own with every runtime dependency at
 # exactly its `>=` floor (the upper bounds are proven by the normal venv, which holds the newest
 # allowed versions), the package installed with --no-deps (so nothing can lift a floor), then the
-# S3 tests and the patch fence (tests/test_compat_patches.py) against SeaweedFS and moto.
+# S3 tests and the patch fence (tests/integration/test_compat_patches.py) against SeaweedFS and moto.
 #
 # Environment (all optional):
 #   PYTHON       interpreter for the venv (default: python3; needs 3.11+ for tomllib)
@@ -14,8 +14,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 FLOOR_VENV=${FLOOR_VENV:-/var/tmp/async-ingest-floor/venv}
-FLOOR_TESTS=${FLOOR_TESTS:-tests/test_compat_patches.py tests/test_s3_session.py tests/test_moto.py \
-tests/test_checksum_s3.py tests/test_resume.py tests/test_api.py tests/test_faults.py}
+FLOOR_TESTS=${FLOOR_TESTS:-tests/unit/test_compat_patches.py tests/integration/test_compat_patches.py \
+tests/unit/test_s3_session.py tests/integration/test_second_store_moto.py tests/integration/test_checksums_stored.py \
+tests/integration/test_resume.py tests/unit/test_api.py tests/integration/test_api.py tests/integration/test_faults.py}
 started=$(date +%s)
 
 # The floors (name==version from every `name>=version` runtime dependency) and the test tools

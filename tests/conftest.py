@@ -160,6 +160,25 @@ def run_cli(
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def upload_with_report(
+    src: Path, server: LocalS3Server, bucket: str, prefix: str, report: Path, *options: str
+) -> CliResult:
+    """The command on SRC into BUCKET/PREFIX/{filename}, 5 MiB parts, its JSON report at REPORT."""
+    return run_cli(
+        src,
+        "--bucket",
+        bucket,
+        "--key-template",
+        prefix + "/{filename}",
+        "--part-size",
+        "5MiB",
+        "--report",
+        report,
+        *options,
+        env=cli_env(server.endpoint_url),
+    )
+
+
 def read_object(s3: Any, bucket: str, key: str) -> bytes:
     return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 

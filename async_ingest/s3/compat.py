@@ -3,7 +3,7 @@
 Each patch here buys CPU or memory (the measurement is in its docstring) and none is needed for a
 correct run: each checks that the internals it relies on are there and, if not, leaves the dependency
 to its public behaviour (no crash, the same endpoints, the same bytes on the wire). The code each one
-relies on is hashed in tests/test_compat_patches.py, so a dependency upgrade that changes it fails CI
+relies on is hashed in tests/unit/test_compat_patches.py, so a dependency upgrade that changes it fails CI
 and the patch is re-checked before users get the new version.
 """
 
@@ -38,7 +38,7 @@ ENDPOINT_SERVICES = frozenset({"s3", "sts", "sso", "sso-oidc", "signin"})
 
 
 class PartSource(Protocol):
-    """What a part body (client.PartBody) offers the payload and the stall watchdog."""
+    """What a part body (transport.PartBody) offers the payload and the stall watchdog."""
 
     limiter: TokenBucket | None
     paced_until: float

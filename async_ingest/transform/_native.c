@@ -1,6 +1,6 @@
 /* Per-byte work of async_ingest at memory speed: UTF-8 validation, single-byte code page -> UTF-8,
  * UTF-16 -> UTF-8 and the CSV check's scan. The pure-Python twin (pytwin.py) defines the semantics;
- * tests/test_native_equivalence.py holds the two to identical results.
+ * tests/unit/test_native_equivalence.py holds the two to identical results.
  *
  * Portable C99: 64-byte blocks become bit masks (SSE2 on x86_64, SWAR on uint64_t elsewhere), ASCII
  * runs move 8 or 16 bytes at a time. No -march flags: the wheel may run on any CPU of its architecture.

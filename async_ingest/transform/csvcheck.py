@@ -9,7 +9,7 @@ is data; LF and CRLF end rows (a lone CR is data); blank lines are not rows (as 
 Speed: the scan itself (rows, fields per row, quote state across chunks) is
 async_ingest.transform's csv_scan: a C walk over 64-byte blocks of bit masks when the extension is
 built, else its pure-Python twin (bulk `bytes.translate` and comparisons, a regex walk only on rows
-holding quotes). Both give identical facts (tests/test_native_equivalence.py).
+holding quotes). Both give identical facts (tests/unit/test_native_equivalence.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The per-byte functions in use: the C extension, or its pure-Python twin when the extension is not
 built (a failed compile at install time) or ASYNC_INGEST_NO_EXTENSIONS=1 is set.
 
-Both give identical results (tests/test_native_equivalence.py); IMPLEMENTATION says which one runs.
+Both give identical results (tests/unit/test_native_equivalence.py); IMPLEMENTATION says which one runs.
 """
 
 from __future__ import annotations

@@ -1,0 +1,136 @@
+"""Issue 14 (everyday use): --include/--exclude, object options, --bwlimit, bars closed before the
+--local listing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from async_ingest.units import MiB
+from tests.conftest import cli_env, list_keys, read_object, run_cli
+from tests.terminal import make_file, run_in_terminal
+
+pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
+
+MIXED_TREE = [
+    "a.csv",
+    "B.CSV",
+    "c.tsv",
+    "notes.txt",
+    "readme.md",
+    ".hidden.tsv",
+    "exports/d.tsv",
+    "exports/e.TXT",
+    "exports/f.txt",
+    "exports/old/g.tsv",
+    ".cache/h.tsv",
+]
+
+
+def make_tree(root: Path) -> None:
+    for rel in MIXED_TREE:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"id|name\n1|{rel}\n")
+
+
+def test_filters_end_to_end(s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    result = run_cli(
+        tmp_path, "--bucket", shared_bucket, "--key-template", prefix + "/{reldir}/{filename}",
+        "--include", "*.tsv", "--include", "exports/*.txt", "--exclude", "exports/old/*",
+        env=cli_env(s3_server.endpoint_url),
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    assert list_keys(s3, shared_bucket, prefix) == [
+        f"{prefix}/c.tsv", f"{prefix}/exports/d.tsv", f"{prefix}/exports/f.txt",
+    ]  # fmt: skip
+    assert read_object(s3, shared_bucket, f"{prefix}/exports/d.tsv") == b"id|name\n1|exports/d.tsv\n"
+
+
+def test_filters_from_the_environment(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    make_tree(tmp_path)
+    env = cli_env(s3_server.endpoint_url, ASYNC_INGEST_INCLUDE="*.txt,*.TXT", ASYNC_INGEST_EXCLUDE="notes.*")
+    result = run_cli(
+        tmp_path, "--bucket", shared_bucket, "--key-template", prefix + "/{reldir}/{filename}", env=env
+    )
+    assert result.returncode == 0, result.output
+    assert list_keys(s3, shared_bucket, prefix) == [f"{prefix}/exports/e.TXT", f"{prefix}/exports/f.txt"]
+
+
+def test_object_options_end_to_end(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    (tmp_path / "small.csv").write_text("id|name\n1|x\n")
+    big = make_file(tmp_path / "big.csv", 7)  # above the 5 MiB part: a multipart upload
+    result = run_cli(
+        tmp_path, "--bucket", shared_bucket, "--key-template", prefix + "/{filename}", "--part-size", "5MiB",
+        "--tag", "team=data eng", "--tag", "source=a/b:c", "--metadata", "Owner=ops", "--metadata", "batch=7",
+        "--storage-class", "standard_ia", "--content-type", "text/plain; charset=utf-8",
+        env=cli_env(s3_server.endpoint_url),
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    for name in ("small.csv", "big.csv"):
+        key = f"{prefix}/{name}"
+        tags = s3.get_object_tagging(Bucket=shared_bucket, Key=key)["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tags} == {"team": "data eng", "source": "a/b:c"}
+        head = s3.head_object(Bucket=shared_bucket, Key=key)
+        assert head["Metadata"]["owner"] == "ops" and head["Metadata"]["batch"] == "7"
+        assert head["Metadata"]["source-name"] == name  # ours still there
+        assert head["ContentType"] == "text/plain; charset=utf-8"
+        assert head["StorageClass"] == "STANDARD_IA"
+    assert read_object(s3, shared_bucket, f"{prefix}/big.csv") == big.decode("cp1252").encode()
+
+
+def test_changed_object_options_upload_again(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    (tmp_path / "a.csv").write_text("id\n1\n")
+    args = [tmp_path, "--bucket", shared_bucket, "--key-template", prefix + "/{filename}"]
+    env = cli_env(s3_server.endpoint_url)
+    assert run_cli(*args, env=env).returncode == 0
+    again = run_cli(*args, "--tag", "team=data", env=env)
+    assert again.returncode == 0 and "1 uploaded" in again.stdout, again.output
+    tags = s3.get_object_tagging(Bucket=shared_bucket, Key=f"{prefix}/a.csv")["TagSet"]
+    assert tags == [{"Key": "team", "Value": "data"}]
+    assert "1 skipped" in run_cli(*args, "--tag", "team=data", env=env).stdout
+
+
+def test_bwlimit_upload_lands_intact(
+    s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path
+) -> None:
+    data = b"".join(b"%08d|row of plain ascii text\n" % i for i in range(6 * MiB // 32))
+    (tmp_path / "big.csv").write_bytes(data)
+    report = tmp_path / "report.json"
+    result = run_cli(
+        tmp_path / "big.csv", "--bucket", shared_bucket, "--key-template", prefix + "/{filename}",
+        "--part-size", "5MiB", "--bwlimit", "4MiB", "--report", report, env=cli_env(s3_server.endpoint_url),
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    assert read_object(s3, shared_bucket, f"{prefix}/big.csv") == data
+    seconds = json.loads(report.read_text())["files"][0]["seconds"]
+    assert seconds >= 1.0  # 6 MiB at 4 MiB/s, less one slice of burst: ~1.4 s (unthrottled: ~0.3 s)
+
+
+def test_local_listing_starts_below_the_closed_bars(tmp_path: Path) -> None:
+    """Seen with two 286 MiB files in a 160-column terminal: the total bar was drawn again below the
+    'now holds' listing, whose first line started on the bar's line."""
+    (tmp_path / "src").mkdir()
+    make_file(tmp_path / "src" / "a.csv", 12)
+    make_file(tmp_path / "src" / "b.csv", 12)
+    code, screen = run_in_terminal(
+        [str(tmp_path / "src"), "--local", "--local-dir", str(tmp_path / "s3"), "--part-size", "5MiB"],
+        cli_env(),
+        timeout=180,
+        columns=160,
+    )
+    assert code == 0, screen
+    listing = screen.index("s3://local-datalake now holds 3 object(s):")  # and the run manifest
+    assert screen[:listing].endswith("\n")  # on a line of its own, not after the bar
+    assert screen.rindex("total (2 files)") < listing  # no bar drawn below the listing
+    assert screen.index("summary") > listing
