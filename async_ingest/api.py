@@ -30,10 +30,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Unpack
 
-from async_ingest.options import OPTION_NAMES, IngestOptions, OptionChanges, resolve
+from async_ingest.options import OPTION_NAMES, IngestOptions, OptionChanges
 from async_ingest.outcome import ConfigError, Output, RunResult, spell_options
 from async_ingest.output.progress import Printer, default_printer
 from async_ingest.output.report import Summary
+from async_ingest.resolve import resolve
 from async_ingest.run import drop_connection_noise, execute, tune_allocator
 from async_ingest.settings import RunSettings
 from async_ingest.subscribers import Subscriber, subscribed

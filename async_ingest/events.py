@@ -49,7 +49,23 @@ class PartUploaded:
     source: SourceFile
     number: int
     size: int  # UTF-8 bytes in this part
-    source_bytes_read: int  # how far the reader is when the part is acknowledged (for progress)
+    source_bytes_read: int  # how far the reader is when the part is acknowledged (it may read ahead)
+    source_bytes: int = 0  # the source bytes this part holds (0: not known)
+
+
+@dataclass(frozen=True, slots=True)
+class PartSending:
+    """A part's body is going out: `sent` of its `size` bytes written to the connection in this
+    attempt (a retried part starts again from 0). At most one every SENDING_EVERY_S per part
+    (writer.py), none for a part sent quicker: the terminal bars move as bytes go out, not only when
+    parts are acknowledged. `source_bytes`: the source bytes the part holds (its UTF-8 or compressed
+    size differs), so that sent bytes map to source bytes proportionally."""
+
+    source: SourceFile
+    number: int
+    sent: int
+    size: int
+    source_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +142,53 @@ class ManifestWritten:
     run_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class ManifestSkipped:
+    """No run manifest was written, and why (nothing uploaded, nothing failed: a re-run that found
+    every file in place), so the outputs say so instead of saying nothing."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDone:
+    """--verbose: one HTTP request to S3 (one attempt of a call) answered or failed. Only what is
+    safe to print: no header, URL, signature or credential is ever part of it."""
+
+    operation: str  # PutObject, UploadPart, ...
+    key: str  # "" for a bucket-level call
+    part: int | None  # UploadPart's part number
+    attempt: int  # 1, then 2, ... for the retries of one call
+    status: int | None  # HTTP status; None: no answer (connection error, timeout)
+    error: str  # the S3 error code, or the exception's type when there was no answer; "" if none
+    request_id: str  # x-amz-request-id ("" where the store returns none)
+    host_id: str  # x-amz-id-2
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRetried:
+    """--verbose: botocore sends a call again (attempt of max_attempts), after cause."""
+
+    operation: str
+    key: str
+    part: int | None
+    attempt: int
+    max_attempts: int
+    cause: str
+
+
 Event = (
-    FileQueued | FileStarted | PartUploaded | FileRestarted | FileFinished | WindowChanged | ManifestWritten
+    FileQueued
+    | FileStarted
+    | PartUploaded
+    | PartSending
+    | FileRestarted
+    | FileFinished
+    | WindowChanged
+    | ManifestWritten
+    | ManifestSkipped
+    | RequestDone
+    | RequestRetried
 )
 Emit = Callable[[Event], None]

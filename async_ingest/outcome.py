@@ -36,7 +36,7 @@ class ConfigError(Exception):
     def render(self, spell: Callable[[str], str], python: bool = True) -> str:
         """The one line: spell(option) names the option; python=False shows the value as typed.
         Options named inside the reason ({opt:NAME}, as lower modules write them) are spelled too."""
-        reason = spell_options(self.reason, spell)
+        reason = spell_options(self.reason, spell, python)
         if self.option is None:
             return reason
         name = spell(self.option)
@@ -47,7 +47,10 @@ class ConfigError(Exception):
         return f"{name} {self.value}: {reason}"
 
 
-_OPTION_MARK = re.compile(r"\{opt:([a-z_]+)\}")
+# {opt:NAME} or {opt:NAME=VALUE}; in VALUE, a backslash escapes the next character (option_mark).
+_OPTION_MARK = re.compile(r"\{opt:([a-z_]+)(?:=((?:[^{}\\]|\\.)*))?\}")
+_ESCAPED = re.compile(r"\\(.)")
+_WHOLE = re.compile(r"-?[0-9]+")
 NEGATED = {"create_bucket": "create_bucket=False", "manifest": "manifest=False"}
 
 
@@ -56,9 +59,44 @@ def python_spelling(option: str) -> str:
     return NEGATED.get(option, option)
 
 
-def spell_options(text: str, spell: Callable[[str], str] = python_spelling) -> str:
-    """{opt:NAME} marks in a message (lower modules never spell a flag) -> the front end's words."""
-    return _OPTION_MARK.sub(lambda match: spell(match.group(1)), text)
+def option_mark(option: str, value: object) -> str:
+    """{opt:NAME=VALUE} for any value (a path may hold braces): what a lower module writes when
+    the value is not a constant of its own."""
+    escaped = re.sub(r"([\\{}])", r"\\\1", str(value))
+    return f"{{opt:{option}={escaped}}}"
+
+
+def spell_options(text: str, spell: Callable[[str], str] = python_spelling, python: bool = True) -> str:
+    """{opt:NAME} and {opt:NAME=VALUE} marks in a message (lower modules never spell a flag) -> the
+    front end's words: spell(NAME) alone; with a value, ``checksum='md5'`` for Python (a whole
+    number bare: ``concurrency=4``), ``--checksum md5`` for the command line (python=False)."""
+
+    def words(match: re.Match[str]) -> str:
+        name, value = spell(match.group(1)), match.group(2)
+        if value is None:
+            return name
+        value = _ESCAPED.sub(r"\1", value)
+        if not python:
+            return f"{name} {value}"
+        return f"{name}={value if _WHOLE.fullmatch(value) else repr(value)}"
+
+    return _OPTION_MARK.sub(words, text)
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How a front end words the options named in a run's messages (per-file errors, the report's
+    error): RunSettings.spelling, called on each message. The Python API's by default; the command
+    line's is Spelling(cli.table.spell, python=False). Lower modules never import a front end."""
+
+    name: Callable[[str], str] = python_spelling
+    python: bool = True
+
+    def __call__(self, text: str) -> str:
+        return spell_options(text, self.name, self.python)
+
+
+PYTHON_SPELLING = Spelling()
 
 
 class FailedFiles(Exception):
@@ -123,3 +161,4 @@ class Output:
     printer: Callable[[RunSettings, list[SourceFile]], Printer]
     say: Callable[[str], None] = _nothing
     warn: Callable[[str], None] = _nothing
+    columns: Callable[[], int | None] = lambda: None  # a terminal's width, where say's lines must fit

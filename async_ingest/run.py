@@ -9,9 +9,7 @@ import asyncio
 import contextlib
 import ctypes
 import datetime as dt
-import json
 import os
-import signal
 import sys
 import tempfile
 import threading
@@ -20,10 +18,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from async_ingest.events import FileFinished, FileQueued, FileResult, ManifestWritten, Status
+from async_ingest.events import (
+    Event,
+    FileFinished,
+    FileQueued,
+    FileRestarted,
+    FileResult,
+    ManifestSkipped,
+    ManifestWritten,
+    Status,
+)
 from async_ingest.keys import collision_message, key_collisions
-from async_ingest.outcome import ConfigError, Output, RunResult
+from async_ingest.local_mode import run_local
+from async_ingest.outcome import ConfigError, Output, RunResult, Spelling
 from async_ingest.output.display import printable
+from async_ingest.output.lines import keep_end
 from async_ingest.output.manifest import (
     MANIFEST_CONTENT_TYPE,
     MANIFEST_PART,
@@ -42,11 +51,13 @@ from async_ingest.output.report import (
     write_report,
 )
 from async_ingest.pipeline.identity import key_plan
+from async_ingest.pipeline.resume import may_take_parts
 from async_ingest.pipeline.scheduler import ingest_all
 from async_ingest.s3.model import S3Error
 from async_ingest.settings import RunSettings
-from async_ingest.sources.files import SourceError, SourceFile, Unreadable, find_sources
+from async_ingest.sources.files import SourceFile
 from async_ingest.sources.stdin import STDIN, stdin_source
+from async_ingest.sources.walk import SourceError, Unreadable, find_sources
 from async_ingest.subscribers import LOGGING, beside
 from async_ingest.units import format_size
 
@@ -128,8 +139,8 @@ def check_paths(settings: RunSettings) -> None:
     if settings.report is not None:
         try:
             check_report_path(settings.report)
-        except ReportPathError as exc:
-            raise ConfigError(str(exc)) from None
+        except ReportPathError as exc:  # option and value apart: ConfigError.option is "report"
+            raise ConfigError(exc.reason, option="report", value=str(exc.path)) from None
     if settings.local:
         _check_local_dir(settings.local_dir)
 
@@ -170,8 +181,39 @@ def save_report(
     try:
         write_report(settings.report, results, summary, manifest_key=manifest_key, run_id=run_id)
     except ReportPathError as exc:
-        return f"async-ingest: error: {printable(str(exc))}"
+        return f"async-ingest: error: {printable(settings.spelling(str(exc)))}"
     return None
+
+
+class SpelledErrors:
+    """The run's printer, behind which each failed file's error (and a file's notes, why it starts
+    again, why no manifest was written) gets the front end's words for the options it names (lower
+    modules write {opt:...} marks: settings.spelling). Said once, on the FileResult itself, before
+    any printer, the logger or a subscriber sees it: the results handed back, the report and the
+    manifest read the same text."""
+
+    def __init__(self, printer: Printer, spelling: Spelling) -> None:
+        self.printer = printer
+        self.spelling = spelling
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, FileFinished):
+            result = event.result
+            if result.error:
+                result.error = self.spelling(result.error)
+            if result.notes:
+                result.notes = tuple(self.spelling(note) for note in result.notes)
+        elif isinstance(event, FileRestarted):
+            event = FileRestarted(event.source, self.spelling(event.reason), event.encoding)
+        elif isinstance(event, ManifestSkipped):
+            event = ManifestSkipped(self.spelling(event.reason))
+        self.printer(event)
+
+    def summary(self, summary: Summary) -> None:
+        self.printer.summary(summary)
+
+    def close(self) -> None:
+        self.printer.close()
 
 
 async def execute(settings: RunSettings, output: Output, *, serve: bool | None = None) -> RunResult:
@@ -183,7 +225,9 @@ async def execute(settings: RunSettings, output: Output, *, serve: bool | None =
     sources, unreadable = await list_sources(settings)
     if settings.local:
         keep = settings.serve if serve is None else serve
-        return await _run_local(settings, sources, unreadable, output, serve=keep)
+        return await run_local(
+            settings, lambda local: _ingest(local, sources, unreadable, output), output, serve=keep
+        )
     return await _ingest(settings, sources, unreadable, output)
 
 
@@ -195,20 +239,25 @@ async def _ingest(
     errors: list[str] = []
     written: str | None = None
     run_id: str | None = None
-    printer = beside(output.printer(settings, sources), LOGGING)  # and the `async_ingest` logger
+    printer: Printer = SpelledErrors(  # and the `async_ingest` logger
+        beside(output.printer(settings, sources), LOGGING), settings.spelling
+    )
     failed = unreadable_results(unreadable, settings, printer)
     if settings.ingest.dry_run:
-        results = await ingest_all(sources, settings.ingest, None, printer)
+        results = await _plan(settings, sources, output, printer)
     else:
         # Imported here: botocore, aiohttp and the CRT cost ~0.4 s of CPU that a dry run never needs.
         from async_ingest.s3.client import open_s3
 
         try:
-            async with open_s3(settings.connection, settings.bwlimit) as (s3, region):
+            watch = printer if settings.verbose else None  # --verbose: an event per request
+            async with open_s3(settings.connection, settings.bwlimit, watch) as (s3, region):
                 await s3.ensure_bucket(settings.ingest.bucket, region, create=settings.create_bucket)
                 results = await ingest_all(sources, settings.ingest, s3, printer)
                 printer.close()  # bars first: the listing must start on its own line, below them
-                if settings.manifest_key is not None:
+                if settings.manifest_key is not None and not _manifest_wanted(settings, failed + results):
+                    printer(ManifestSkipped(settings.spelling(NOTHING_UPLOADED)))
+                elif settings.manifest_key is not None:
                     written, run_id = await _write_manifest(
                         s3, settings, failed + results, started_at, output, printer
                     )
@@ -236,6 +285,44 @@ async def _ingest(
     )
 
 
+# Said instead of a manifest's key when a run changed nothing (a re-run that skipped every file).
+NOTHING_UPLOADED = "nothing uploaded and nothing failed; {opt:manifest_always} writes one"
+# The checks of the options (validate.py) name the bucket so when a dry run is given none: nothing
+# to look in.
+NO_BUCKET = "dry-run"
+
+
+def _manifest_wanted(settings: RunSettings, results: list[FileResult]) -> bool:
+    """A manifest tells the downstream job what a run landed: one that uploaded nothing and failed
+    nothing (every file skipped as already there) would only set it going again on the same data."""
+    if settings.manifest_always:
+        return True
+    return any(result.status in (Status.UPLOADED, Status.FAILED) for result in results)
+
+
+async def _plan(
+    settings: RunSettings, sources: list[SourceFile], output: Output, printer: Printer
+) -> list[FileResult]:
+    """--dry-run. A file that would go in parts has its key's unfinished uploads looked for (read
+    only), since the run would resume (--resume) or abort them: S3 is opened only when there is
+    such a file, so a dry run of small files, or without a bucket, still sends nothing (and never
+    loads botocore). If S3 cannot be opened, the plan is shown all the same, with one warning."""
+    if settings.ingest.bucket == NO_BUCKET or not any(may_take_parts(s, settings.ingest) for s in sources):
+        return await ingest_all(sources, settings.ingest, None, printer)
+    from async_ingest.s3.client import open_s3
+
+    async with contextlib.AsyncExitStack() as stack:
+        s3 = None
+        watch = printer if settings.verbose else None
+        try:
+            s3, _ = await stack.enter_async_context(open_s3(settings.connection, None, watch))
+        except S3Error as exc:
+            cause = printable(settings.spelling(str(exc)))
+            output.warn(f"async-ingest: warning: unfinished uploads not looked for: {cause}")
+        return await ingest_all(sources, settings.ingest, s3, printer)
+    raise AssertionError("unreachable")  # mypy: AsyncExitStack may swallow exceptions
+
+
 async def _write_manifest(
     s3: Any, settings: RunSettings, results: list[Any], started: dt.datetime, output: Output, printer: Printer
 ) -> tuple[str | None, str]:
@@ -252,7 +339,7 @@ async def _write_manifest(
             settings.ingest.bucket, key, parts, MANIFEST_PART, {"ContentType": MANIFEST_CONTENT_TYPE}
         )
     except S3Error as exc:
-        output.warn(f"FAILED manifest s3://{settings.ingest.bucket}/{key}: {exc}")
+        output.warn(f"FAILED manifest s3://{settings.ingest.bucket}/{key}: {settings.spelling(str(exc))}")
         return None, run_id
     printer(ManifestWritten(bucket=settings.ingest.bucket, key=key, run_id=run_id))
     return key, run_id
@@ -261,8 +348,12 @@ async def _write_manifest(
 async def _list_bucket(s3: Any, bucket: str, output: Output) -> None:
     objects = await s3.list_objects(bucket)
     output.say(f"s3://{bucket} now holds {len(objects)} object(s):")
+    width = output.columns()
     for item in objects:
-        output.say(f"  {format_size(item['Size']):>10}  s3://{bucket}/{item['Key']}")
+        url = printable(f"s3://{bucket}/{item['Key']}")
+        if width is not None:  # a terminal: the key's end (the name) kept, the line never wraps
+            url = keep_end(url, max(width - 14, 16))
+        output.say(f"  {format_size(item['Size']):>10}  {url}")
 
 
 def drop_connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -272,78 +363,6 @@ def drop_connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, An
     if isinstance(context.get("exception"), OSError) and "never retrieved" in context.get("message", ""):
         return
     loop.default_exception_handler(context)
-
-
-async def _run_local(
-    settings: RunSettings,
-    sources: list[SourceFile],
-    unreadable: list[Unreadable],
-    output: Output,
-    *,
-    serve: bool = False,
-) -> RunResult:
-    from dataclasses import replace
-
-    from async_ingest.s3.local import LocalS3Server, LocalServerError
-
-    server = LocalS3Server(settings.local_dir.resolve())
-    try:
-        await asyncio.to_thread(server.start)
-    except LocalServerError as exc:
-        raise ConfigError(str(exc)) from None
-    try:
-        if not settings.quiet and settings.log_format == "text":
-            output.say(f"local S3 server (SeaweedFS) at {server.endpoint_url}, data in {settings.local_dir}")
-        connection = replace(settings.connection, endpoint_url=server.endpoint_url)
-        result = await _ingest(replace(settings, connection=connection), sources, unreadable, output)
-        if serve:
-            await _serve(server.endpoint_url, settings, result, output)
-        return result
-    finally:
-        await asyncio.to_thread(server.stop)
-
-
-async def _serve(endpoint_url: str, settings: RunSettings, result: RunResult, output: Output) -> None:
-    """--local --serve: after the run, say where the data can be read back (endpoint, a key pair,
-    ready-made commands) and wait for SIGINT or SIGTERM; the caller then stops the server."""
-    from async_ingest.s3.local import PLACEHOLDER_KEY_ID, PLACEHOLDER_SECRET, serve_instructions
-
-    landed = [r for r in result.results if r.status in ("uploaded", "skipped") and r.key]
-    example = landed[0] if landed else None
-    delimiter = example.csv.delimiter if example is not None and example.csv is not None else None
-    if settings.log_format == "json":
-        event = {
-            "event": "serving",
-            "endpoint_url": endpoint_url,
-            "bucket": settings.ingest.bucket,
-            "aws_access_key_id": PLACEHOLDER_KEY_ID,
-            "aws_secret_access_key": PLACEHOLDER_SECRET,
-        }
-        output.say(json.dumps(event))
-    else:
-        for line in serve_instructions(
-            endpoint_url,
-            settings.ingest.bucket,
-            settings.local_dir,
-            example.key if example else None,
-            delimiter,
-        ):
-            output.say(line)
-    sys.stdout.flush()  # a pipe (tee, a test) must see the endpoint now, not when the server stops
-    await _until_signal()
-
-
-async def _until_signal() -> None:
-    """Until SIGINT or SIGTERM: on the main thread these replace the command's handlers (which
-    would report an interruption, though stopping the server is the way a served run ends);
-    elsewhere (an API call on a thread) the wait ends when the task is cancelled. A second signal
-    while the server stops is ignored: it is stopping already."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
 
 
 def tune_allocator() -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from async_ingest.keys import DEFAULT_KEY_TEMPLATE
+from async_ingest.outcome import PYTHON_SPELLING, Spelling
 from async_ingest.pipeline.parts import DEFAULT_PART_SIZE
 from async_ingest.s3.checksums import DEFAULT_CHECKSUM, ChecksumName
 from async_ingest.s3.model import ConnectionSettings
-from async_ingest.sources.files import ALL_CSV, FileFilter, Shard
-from async_ingest.transform.compression import DEFAULT_MAX_EXPANDED_SIZE, NO_COMPRESSION, OutputCompression
+from async_ingest.sources.compressed import DEFAULT_MAX_EXPANDED_SIZE
+from async_ingest.sources.shard import Shard
+from async_ingest.sources.walk import ALL_CSV, FileFilter
+from async_ingest.transform.compression import NO_COMPRESSION, OutputCompression
 from async_ingest.units import GiB, MiB
 
 DEFAULT_CONCURRENCY = (
@@ -89,5 +92,10 @@ class RunSettings:
     log_format: Literal["text", "json"] = "text"
     progress_interval: float = 5.0
     manifest_key: str | None = None  # template; None: no manifest (--no-manifest)
+    manifest_always: bool = False  # a manifest even for a run that uploaded and failed nothing
+    verbose: bool = False  # an event per S3 request and retry (--verbose)
     stdin_name: str | None = None  # SOURCE - (standard input) and its --name
     serve: bool = False  # with local: keep the embedded server answering after the run
+    # The front end's words for the options its messages name ({opt:...} marks in per-file errors and
+    # the report's error): Python's unless the command line sets its own. Not part of what the run does.
+    spelling: Spelling = field(default=PYTHON_SPELLING, compare=False)

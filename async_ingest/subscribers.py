@@ -12,7 +12,8 @@ A subscriber's methods run on the thread of the run's event loop, between upload
 traceback) and the run goes on: a callback's bug never fails an upload.
 
 Every run logs to ``logging.getLogger("async_ingest")``: INFO per file done (uploaded, skipped,
-planned), WARNING per failed file, DEBUG when a file is queued and as its parts land. The records
+planned), WARNING per failed file, DEBUG when a file is queued and as its parts land; with
+``verbose=True`` INFO per S3 request and retry (status, request id, duration). The records
 carry ``source``, ``key`` and ``status`` attributes for structured handlers; file names are
 escaped (display.printable), and no credential is ever part of a record. The logger has a
 NullHandler: nothing is shown until the application configures logging.
@@ -31,6 +32,8 @@ from async_ingest.events import (
     FileRestarted,
     FileResult,
     PartUploaded,
+    RequestDone,
+    RequestRetried,
     Status,
 )
 from async_ingest.outcome import ConfigError
@@ -58,7 +61,9 @@ class Subscriber(Protocol):
 
     def on_progress(self, source: SourceFile, bytes_done: int) -> None:
         """A part landed: bytes_done source bytes are read and sent so far (a running total, not
-        an increment). It goes back to 0 when the file starts again (another encoding)."""
+        an increment). It goes back to 0 when the file starts again (another encoding). Called as
+        parts are acknowledged, not as their bytes go out (events.PartSending, which the terminal
+        bars follow): bytes sent may still be sent again (a retry), and a landed part is a fact."""
 
     def on_done(self, result: FileResult) -> None:
         """The source is uploaded, skipped, planned (dry run) or failed: result says which."""
@@ -113,6 +118,15 @@ class LoggingSubscriber:
         else:
             self.log.info("%s %s -> %s", result.status, where, target, extra=extra)
 
+    def on_request(self, event: RequestDone | RequestRetried) -> None:
+        """verbose=True: INFO per S3 request and per retry (asked for, so shown at the level an
+        application's logging usually has: DEBUG would also let botocore's own records through, and
+        those carry request headers)."""
+        if self.log.isEnabledFor(logging.INFO):
+            from async_ingest.output.requests import request_line
+
+            self.log.info("%s", printable(request_line(event)), extra={"key": printable(event.key)})
+
 
 class SubscriberPrinter:
     """A Printer that turns the run's events into a subscriber's calls."""
@@ -130,6 +144,10 @@ class SubscriberPrinter:
                 self.subscriber.on_progress(event.source, 0)
             elif isinstance(event, FileFinished):
                 self.subscriber.on_done(event.result)
+            elif isinstance(event, RequestDone | RequestRetried) and isinstance(
+                self.subscriber, LoggingSubscriber
+            ):
+                self.subscriber.on_request(event)
         except Exception:  # a callback's bug: told, never an upload's failure
             logger.exception("subscriber %r raised on %s", self.subscriber, type(event).__name__)
 

@@ -23,10 +23,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR.parent) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR.parent))
 
-import peers  # noqa: E402
-from measure import Usage, run_measured  # noqa: E402
-
-from async_ingest.s3.local import LocalS3Server  # noqa: E402
+from measure import Usage  # noqa: E402
+from scratch_server import run_logged, scratch_server  # noqa: E402
 
 FILE_BYTES = 100
 FOLDERS = 20
@@ -77,23 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     folder = generate(args.workdir, args.files)
-    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=args.workdir))
-    server = LocalS3Server(scratch / "seaweedfs")
     failed = False
-    try:
-        server.start()
-        assert server._process is not None
+    with scratch_server(args.workdir) as (server, scratch):
         for label in args.runs:
             cmd = command(folder, server.endpoint_url, "many", args.concurrency, label == "dry")
-            log = scratch / f"{label}.log"
-            usage = run_measured(cmd, peers.tool_env(scratch), log, server._process.pid, 3600)
+            usage = run_logged(cmd, server, scratch, label)
             show(label, args.files, usage)
-            if usage.exit_code != 0:
-                print(log.read_text()[-2000:], file=sys.stderr)
-                failed = True
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+            failed |= usage.exit_code != 0
     return 1 if failed else 0
 
 

@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from async_ingest.pipeline.file import CsvCheck
-from async_ingest.pipeline.parts import DEFAULT_PART_SIZE, ParallelFiller, PartFiller
+from async_ingest.pipeline.parts import DEFAULT_PART_SIZE, PartFiller
+from async_ingest.pipeline.readahead import ParallelFiller
 from async_ingest.transform.csvcheck import CsvChecker, CsvPolicy
 from async_ingest.transform.transcode import Transcoder
 from bench.shapes import DENSITIES, SHAPES, block

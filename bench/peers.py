@@ -119,6 +119,7 @@ class Tool:
     build: Callable[[Input, Target, PeerEnv], list[str]]
     skip_reason: Callable[[Input], str | None] = lambda _: None
     output: OutputCompression = NO_COMPRESSION  # a --compress variant stores key + suffix, compressed
+    raw: bool = False  # uploads the source bytes unchanged (a ceiling for a transcoding tool)
 
 
 def _only_utf8(single: bool = False, folder: bool = False) -> Callable[[Input], bool]:
@@ -132,9 +133,15 @@ def is_async_ingest(tool: Tool) -> bool:
     return tool.name == REFERENCE or tool.name.startswith(REFERENCE + ":")
 
 
-def _async_ingest(extra: Sequence[str] = ()) -> Callable[[Input, Target, PeerEnv], list[str]]:
+def _async_ingest(
+    extra: Sequence[str] = (), checkout: Path | None = None
+) -> Callable[[Input, Target, PeerEnv], list[str]]:
+    # Another checkout (a baseline) runs with its own package first on the path.
+    prefix = ["env", f"PYTHONPATH={checkout}"] if checkout else []
+
     def build(i: Input, t: Target, _: PeerEnv) -> list[str]:
         cmd = [
+            *prefix,
             sys.executable,
             "-m",
             "async_ingest",
@@ -170,6 +177,19 @@ def parse_variant(text: str) -> Tool:
         _async_ingest(extra),
         output=_output_compression(extra),
     )
+
+
+def parse_baseline(text: str) -> Tool:
+    """'before=/tmp/before' -> the tool "async_ingest:before": the package of that checkout (its C core
+    built in place), default settings: a same-run before/after comparison of two versions."""
+    name, sep, path = text.partition("=")
+    checkout = Path(path).expanduser().resolve()
+    if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", name.strip()):
+        raise ValueError(f"--baseline {text!r}: expected NAME=CHECKOUT, e.g. before=/tmp/before")
+    if not (checkout / "async_ingest" / "__main__.py").is_file():
+        raise ValueError(f"--baseline {text!r}: {checkout} holds no async_ingest package")
+    label = f"async_ingest at {checkout.name}"
+    return Tool(f"{REFERENCE}:{name.strip()}", label, lambda _: True, _async_ingest((), checkout))
 
 
 def _output_compression(extra: Sequence[str]) -> OutputCompression:
@@ -296,6 +316,13 @@ def make_tools(pandas_max_bytes: int) -> list[Tool]:
         Tool("aws", "aws s3 cp (CLI v1)", _only_utf8(single=True, folder=True), _aws),
         Tool("boto3", "boto3 upload_file", _only_utf8(single=True), _boto3),
         Tool("curl", "curl, one PUT (ceiling)", _only_utf8(single=True), _curl),
+        Tool(
+            "s5cmd_raw",
+            "s5cmd cp, the raw Windows-1252 bytes (no transcoding)",
+            lambda i: i.encoding == "cp1252" and not i.is_folder,
+            _s5cmd,
+            raw=True,
+        ),
         Tool(
             "iconv_aws",
             "iconv -f CP1252 -t UTF-8 | aws s3 cp -",

@@ -1,4 +1,5 @@
-"""Medians per (input, tool), async_ingest's ratios to each peer, the targets of issue 5, markdown."""
+"""Medians per (input, tool), async_ingest's ratios to each peer, the targets of issue 22 and the
+before/after checks of another checkout, in markdown."""
 
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ def failures(rows: Sequence[Row]) -> str:
     return ("Failed runs (not counted in the medians):\n" + "\n".join(items) + "\n") if items else ""
 
 
-# --- targets of issue 5 -----------------------------------------------------------------------------
+# --- targets (issue 22; the before/after check of issue 21) -----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -188,28 +189,44 @@ class Verdict:
         return f"- **{self.status}** {self.target}: {self.detail}"
 
 
+Metric = Callable[[Row], float | None]
+METRICS: dict[str, Metric] = {
+    "wall": lambda r: r.wall_s,
+    "CPU": lambda r: r.cpu_s,
+    "peak RSS": lambda r: r.peak_rss_max_mb,
+}
+
+
 def _ratio_target(
-    rows: Sequence[Row], input_name: str | None, peer: str, limit: float, metric: str, target: str
+    rows: Sequence[Row],
+    input_name: str,
+    peers: Sequence[str],
+    limit: float,
+    metric: str,
+    target: str,
+    mine_tool: str = REFERENCE,
 ) -> Verdict:
-    mine = _find(rows, input_name, REFERENCE) if input_name else None
-    theirs = _find(rows, input_name, peer) if input_name else None
-    if mine is None or theirs is None or not mine.runs or not theirs.runs:
+    """mine / the best of peers (the faster or leaner one) against limit."""
+    get = METRICS[metric]
+    mine = _find(rows, input_name, mine_tool)
+    theirs = [r for r in (_find(rows, input_name, peer) for peer in peers) if r and r.runs and not r.failed]
+    if mine is None or not mine.runs or not theirs:
         return Verdict(target, "n/a", "not measured in this invocation")
     if mine.failed:
-        return Verdict(target, "FAIL", f"async_ingest failed {mine.runs - mine.ok_runs} of {mine.runs} runs")
-    get: Callable[[Row], float | None] = (lambda r: r.wall_s) if metric == "wall" else (lambda r: r.cpu_s)
-    ratio = _ratio(get(mine), get(theirs))
+        return Verdict(target, "FAIL", f"{mine_tool} failed {mine.runs - mine.ok_runs} of {mine.runs} runs")
+    best = min(theirs, key=lambda r: get(r) or float("inf"))
+    ratio = _ratio(get(mine), get(best))
     if ratio is None:
-        return Verdict(target, "n/a", f"{peer} has no successful run")
+        return Verdict(target, "n/a", f"no {metric} figure")
+    unit = "MB" if metric == "peak RSS" else "s"
     detail = (
-        f"{metric} {_fmt(get(mine), 2)} s vs {peer} {_fmt(get(theirs), 2)} s = {ratio:.2f}x (limit {limit}x)"
+        f"{metric} {_fmt(get(mine), 2)} {unit} vs {best.tool} {_fmt(get(best), 2)} {unit} = {ratio:.2f}x "
+        f"(limit {limit}x)"
     )
     return Verdict(target, "PASS" if ratio <= limit else "FAIL", detail)
 
 
-def _rss_target(
-    rows: Sequence[Row], input_names: Sequence[str], target: str, limit_mb: float = 100
-) -> Verdict:
+def _rss_target(rows: Sequence[Row], input_names: Sequence[str], target: str, limit_mb: float) -> Verdict:
     mine = [r for r in rows if r.tool == REFERENCE and r.input_name in input_names and r.runs]
     if not mine:
         return Verdict(target, "n/a", "not measured in this invocation")
@@ -226,40 +243,71 @@ def _rss_target(
 
 @dataclass(frozen=True)
 class InputNames:
-    """Which measured inputs the targets refer to (None when not part of this invocation)."""
+    """Which measured inputs the targets refer to (empty or None when not part of this invocation)."""
 
-    utf8_1g: str | None
-    cp1252_1g: str | None
-    big: Sequence[str]  # 1 GiB and 4 GiB inputs, both encodings
-    has_4g: bool
-    many: str | None
-    small: str | None
+    utf8_1g: Sequence[str]  # 1 GiB UTF-8 inputs: the plain file and any --shape ...:utf-8
+    cp1252_1g: Sequence[str]  # 1 GiB Windows-1252 inputs: the plain file and any --shape
+    big: Sequence[str]  # every single-file input
+    many: str | None  # the folder of large files
+    many_label: str | None  # e.g. "8 x 128 MiB"
+    small: str | None  # the folder of 1000 small files
+    loopback: bool  # no link emulation
 
 
-def targets(rows: Sequence[Row], names: InputNames) -> list[Verdict]:
-    verdicts = [
-        _ratio_target(rows, names.utf8_1g, "s5cmd", 1.05, "wall", "UTF-8 1 GiB: wall <= 1.05x s5cmd"),
-        _ratio_target(rows, names.utf8_1g, "aws", 1.5, "CPU", "UTF-8 1 GiB: client CPU <= 1.5x aws CLI"),
-        _ratio_target(
-            rows,
-            names.cp1252_1g,
-            "iconv_aws",
-            0.9,
-            "wall",
-            "Windows-1252 1 GiB: wall <= 0.9x iconv | aws s3 cp -",
-        ),
-        _rss_target(rows, names.big, "peak RSS <= 100 MB, 1 GiB and 4 GiB files"),
-        _rss_target(rows, [names.many] if names.many else [], "peak RSS <= 100 MB, folder of 8 x 256 MiB"),
-        _ratio_target(
-            rows, names.small, "aws", 1.0, "wall", "1,000 small files: wall <= aws s3 cp --recursive"
-        ),
-    ]
-    if names.big and not names.has_4g:
-        verdicts[3] = Verdict(
-            verdicts[3].target,
-            verdicts[3].status,
-            verdicts[3].detail + "; 4 GiB not measured here (--size 4GiB)",
-        )
+def _check_share(rows: Sequence[Row], input_name: str, off: str) -> Verdict:
+    """What the CSV check costs: 1 - wall(--csv-check off) / wall(defaults), at most 10%."""
+    target = f"{input_name}: CSV check <= 10% of the wall time"
+    on, without = _find(rows, input_name, REFERENCE), _find(rows, input_name, off)
+    if on is None or without is None or not on.wall_s or not without.wall_s or on.failed or without.failed:
+        return Verdict(target, "n/a", "not measured in this invocation")
+    share = 1 - without.wall_s / on.wall_s
+    detail = f"wall {on.wall_s:.2f} s, {without.wall_s:.2f} s with {off}: {100 * share:.1f}% (limit 10%)"
+    return Verdict(target, "PASS" if share <= 0.10 else "FAIL", detail)
+
+
+def targets(
+    rows: Sequence[Row],
+    names: InputNames,
+    baselines: Sequence[str] = (),
+    zstd: Sequence[str] = (),
+    csv_off: Sequence[str] = (),
+) -> list[Verdict]:
+    """Issue 22's targets that this invocation measured, then each baseline (another checkout,
+    --baseline) against today's code: no figure worse than 1.05x (issue 21)."""
+    verdicts: list[Verdict] = []
+    for name in names.cp1252_1g if names.loopback else ():
+        verdicts += [
+            _ratio_target(rows, name, ["iconv_aws"], 0.6, "CPU", f"{name}: client CPU <= 0.6x iconv | aws"),
+            _ratio_target(rows, name, ["iconv_aws"], 0.9, "wall", f"{name}: wall <= 0.9x iconv | aws"),
+            _ratio_target(rows, name, ["s5cmd_raw"], 1.1, "wall", f"{name}: wall <= 1.1x s5cmd, raw bytes"),
+        ]
+    for name in names.utf8_1g if names.loopback else ():
+        verdicts += [
+            _ratio_target(rows, name, ["aws"], 1.0, "CPU", f"{name}: client CPU <= 1.0x aws s3 cp"),
+            _ratio_target(
+                rows, name, ["aws", "s5cmd"], 1.0, "wall", f"{name}: wall <= 1.0x the faster of aws, s5cmd"
+            ),
+        ]
+    if not names.loopback and names.many:
+        target = f"{names.many}: wall <= 1.0x s5cmd"
+        verdicts.append(_ratio_target(rows, names.many, ["s5cmd"], 1.0, "wall", target))
+    for variant in zstd if not names.loopback else ():
+        for name in names.cp1252_1g:
+            target = f"{name}, {variant}: wall <= 0.3x iconv | aws"
+            verdicts.append(_ratio_target(rows, name, ["iconv_aws"], 0.3, "wall", target, variant))
+    limit = 100 if names.loopback else 250
+    every = [*names.big, *([names.many] if names.many else [])]
+    verdicts.append(_rss_target(rows, every, f"peak RSS <= {limit} MB with defaults", limit))
+    if names.small:
+        target = "1000 small files: wall <= 0.8x aws s3 cp --recursive"
+        verdicts.append(_ratio_target(rows, names.small, ["aws"], 0.8, "wall", target))
+    for off in csv_off:
+        verdicts += [_check_share(rows, name, off) for name in names.big]
+    for baseline in baselines:
+        for name in dict.fromkeys(r.input_name for r in rows if r.tool == REFERENCE):
+            for metric in ("wall", "CPU", "peak RSS"):
+                target = f"{name}: {metric} <= 1.05x {baseline}"
+                verdicts.append(_ratio_target(rows, name, [baseline], 1.05, metric, target))
     return verdicts
 
 

@@ -37,6 +37,7 @@ What is measured, and how:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -121,6 +122,13 @@ def _variant(text: str) -> peers.Tool:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _baseline(text: str) -> peers.Tool:
+    try:
+        return peers.parse_baseline(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=_size, action="append", help="single-file size, repeatable (default 1GiB)")
@@ -149,9 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--shape",
         action="append",
         default=[],
-        metavar="SHAPE:DENSITY",
-        help="also a Windows-1252 file of this bench.shapes shape at each --size, e.g. "
-        "quotes-in-unquoted:1in4 (the worst for per-byte work); async_ingest gets --encoding cp1252",
+        metavar="SHAPE:DENSITY[:ENCODING]",
+        help="also a file of this bench.shapes shape at each --size, Windows-1252 unless :utf-8, e.g. "
+        "quotes-in-unquoted:1in4 (the worst for per-byte work) or quotes-in-unquoted:1in4:utf-8; "
+        "async_ingest gets --encoding",
     )
     p.add_argument("--workdir", type=Path, default=BENCH_DIR / "data", help="inputs and scratch (bench/data)")
     p.add_argument(
@@ -176,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=ARGS",
         help="also run async_ingest with these extra arguments, as tool async_ingest:NAME; repeatable "
         "(e.g. 'mm96=--max-memory 96MiB')",
+    )
+    p.add_argument(
+        "--baseline",
+        type=_baseline,
+        action="append",
+        default=[],
+        metavar="NAME=CHECKOUT",
+        help="also run the async_ingest of another checkout (e.g. a git worktree of an older commit, "
+        "its C core built with `python setup.py build_ext --inplace`) with default settings, as tool "
+        "async_ingest:NAME: a before/after comparison in one run; repeatable",
     )
     return p
 
@@ -228,29 +247,34 @@ def single_inputs(
 
 
 def shape_input(root: Path, spec: str, size: int) -> peers.Input:
-    """A Windows-1252 file of about size bytes of a bench.shapes shape (a 1 MiB block repeated);
-    detection refuses its 1 in 4 accented letters, so async_ingest is told the encoding."""
-    shape, _, density = spec.partition(":")
+    """A file of about size bytes of a bench.shapes shape (a 1 MiB block repeated), in Windows-1252
+    unless the spec ends in :utf-8; detection refuses Windows-1252 with 1 in 4 accented letters, so
+    async_ingest is told the encoding (for UTF-8 too, the same for both)."""
+    shape, _, rest = spec.partition(":")
+    density, _, encoding = rest.partition(":")
     density = density or "1in4"
-    if shape not in shapes.SHAPES or density not in shapes.DENSITIES:
+    encoding = encoding or "cp1252"
+    if shape not in shapes.SHAPES or density not in shapes.DENSITIES or encoding not in ("cp1252", "utf-8"):
         raise SystemExit(
-            f"--shape {spec}: shapes {', '.join(shapes.SHAPES)}; densities {', '.join(shapes.DENSITIES)}"
+            f"--shape {spec}: shapes {', '.join(shapes.SHAPES)}; densities {', '.join(shapes.DENSITIES)}; "
+            "encodings cp1252 (default), utf-8"
         )
     label = report.size_label(size)
-    path = root / f"shape-{shape}-{density}-{label.replace(' ', '')}.cp1252.csv"
+    path = root / f"shape-{shape}-{density}-{label.replace(' ', '')}.{encoding}.csv"
     text = shapes.block(shape, shapes.DENSITIES[density], 22)
     header = shapes.SHAPES[shape][0]
-    copies = max(1, size // len(text.encode("cp1252")))
-    if not path.exists() or path.stat().st_size != len(header) + copies * len(text.encode("cp1252")):
+    body = text.encode(encoding)
+    copies = max(1, size // len(body))
+    if not path.exists() or path.stat().st_size != len(header.encode(encoding)) + copies * len(body):
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = text.encode("cp1252")
         with path.open("wb") as file:
-            file.write(header.encode("cp1252"))
+            file.write(header.encode(encoding))
             for _ in range(copies):
                 file.write(body)
     utf8_size = len(header.encode()) + copies * len(text.encode())
+    name = {"cp1252": "Windows-1252", "utf-8": "UTF-8"}[encoding]
     return peers.Input(
-        f"{shape} {density} Windows-1252 {label}", path, "cp1252", {path.name: utf8_size},
+        f"{shape} {density} {name} {label}", path, encoding, {path.name: utf8_size},
         path.stat().st_size, "\n", label, force_encoding=True,
     )  # fmt: skip
 
@@ -461,6 +485,8 @@ class Bench:
 
     def checked(self, target: peers.Target, item: peers.Input, tool: peers.Tool) -> str | None:
         try:
+            if tool.raw:  # the object is the source file as it is
+                item = dataclasses.replace(item, expected={item.path.name: item.source_bytes})
             return check_objects(self.s3, target, item, tool.output)
         except (BotoCoreError, ClientError, zstandard.ZstdError, OSError) as exc:  # OSError: bad gzip
             return f"checking the objects failed: {exc}"
@@ -551,17 +577,19 @@ def machine() -> dict[str, str]:
     }
 
 
-def input_names(inputs: Sequence[peers.Input]) -> report.InputNames:
-    single = {(i.encoding, i.file_size): i.name for i in inputs if i.kind == "single"}
+def input_names(inputs: Sequence[peers.Input], loopback: bool) -> report.InputNames:
+    single = [i for i in inputs if i.kind == "single"]
+    many = next((i for i in inputs if i.kind == "many"), None)
     return report.InputNames(
-        utf8_1g=single.get(("utf-8", GiB)),
-        cp1252_1g=single.get(("cp1252", GiB)),
-        big=[name for (_, size), name in single.items() if size in (GiB, 4 * GiB)],
-        has_4g=any(size == 4 * GiB for _, size in single),
-        many=next((i.name for i in inputs if i.kind == "many" and i.size_label == "8 x 256 MiB"), None),
+        utf8_1g=[i.name for i in single if i.encoding == "utf-8" and i.size_label == "1 GiB"],
+        cp1252_1g=[i.name for i in single if i.encoding == "cp1252" and i.size_label == "1 GiB"],
+        big=[i.name for i in single],
+        many=many.name if many else None,
+        many_label=many.size_label if many else None,
         small=next(
             (i.name for i in inputs if i.kind == "small" and i.size_label.startswith("1000 x ")), None
         ),
+        loopback=loopback,
     )
 
 
@@ -596,7 +624,7 @@ def render(
         + report.markdown_table(rows)
         + "\n"
         + (converged + "\n" if converged else "")
-        + "### Targets (issue 5)\n\n"
+        + "### Targets (issue 22; before/after: issue 21)\n\n"
         + "\n".join(v.line() for v in verdicts)
         + "\n\n"
         + report.failures(rows)
@@ -629,7 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = selected_tools(args)
     tools = [t for t in peers.make_tools(args.pandas_size) if t.name in names]
     after = next((n + 1 for n, t in enumerate(tools) if t.name == peers.REFERENCE), 0)
-    tools[after:after] = args.variant  # beside async_ingest's defaults
+    tools[after:after] = [*args.baseline, *args.variant]  # beside async_ingest's defaults
     peer_env = peers.ensure_peers((args.peers_venv or workdir / "venv-peers").resolve(), log)
 
     t0 = time.perf_counter()
@@ -649,7 +677,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     order = [(i.name, t.name, t.label) for i in inputs for t in tools if t.accepts(i)]
     skipped = {(i.name, t.name): r for i in inputs for t in tools if t.accepts(i) and (r := t.skip_reason(i))}
     rows = report.summarise(measurements, order, skipped)
-    verdicts = report.targets(rows, input_names(inputs))
+    loopback = args.link.is_loopback
+    baselines = [t.name for t in args.baseline]
+    zstd = [t.name for t in args.variant if t.output.name == "zstd"]
+    csv_off = [t.name for t in args.variant if "--csv-check off" in t.label]
+    verdicts = report.targets(rows, input_names(inputs, loopback), baselines, zstd, csv_off)
     converged = report.convergence(measurements, order)
     facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     facts["total bench time"] = f"{time.perf_counter() - started:.0f} s"

@@ -14,7 +14,6 @@ sees it).
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import zipfile
@@ -25,11 +24,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR.parent) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR.parent))
 
-import peers  # noqa: E402
 from many_files import FILE_BYTES, generate  # noqa: E402
-from measure import Usage, run_measured  # noqa: E402
-
-from async_ingest.s3.local import LocalS3Server  # noqa: E402
+from measure import Usage  # noqa: E402
+from scratch_server import run_logged, scratch_server  # noqa: E402
 
 
 def zipped(folder: Path, root: Path) -> Path:
@@ -70,24 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = generate(args.workdir, args.files)
     archive = zipped(folder, args.workdir)
     print(f"{args.files} files of {FILE_BYTES} bytes; zip {archive.stat().st_size / 1e6:.1f} MB", flush=True)
-    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=args.workdir))
-    server = LocalS3Server(scratch / "seaweedfs")
     failed = False
-    try:
-        server.start()
-        assert server._process is not None
+    with scratch_server(args.workdir) as (server, scratch):
         for run in args.runs:
             for label, source in (("files", folder), ("zip", archive)):
                 cmd = command(source, server.endpoint_url, f"{run}-{label}", run == "dry")
-                log = scratch / f"{run}-{label}.log"
-                usage = run_measured(cmd, peers.tool_env(scratch), log, server._process.pid, 3600)
+                usage = run_logged(cmd, server, scratch, f"{run}-{label}")
                 show(f"{run} {label}", usage)
-                if usage.exit_code != 0:
-                    print(log.read_text()[-2000:], file=sys.stderr)
-                    failed = True
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+                failed |= usage.exit_code != 0
     return 1 if failed else 0
 
 

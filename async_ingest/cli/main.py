@@ -1,5 +1,5 @@
 """The command line, one front end of the library: arguments and ASYNC_INGEST_* variables ->
-IngestOptions (table.py) -> options.resolve -> run.execute -> exit code.
+IngestOptions (table.py) -> resolve.resolve -> run.execute -> exit code.
 
 Exit codes: 0 every file landed (or was skipped as unchanged); 1 at least one file failed (the
 others still landed); 2 usage or configuration error, before any upload; 130 interrupted (SIGINT);
@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from async_ingest.cli.table import BY_FIELD, UsageError, parse, spell
-from async_ingest.options import resolve
-from async_ingest.outcome import ConfigError, Output, spell_options
+from async_ingest.outcome import ConfigError, Output, Spelling
 from async_ingest.output.display import printable
-from async_ingest.output.progress import (
-    Printer,
-    default_printer,
-    json_error_line,
-)
+from async_ingest.output.lines import json_error_line
+from async_ingest.output.progress import Printer, default_printer
+from async_ingest.resolve import resolve
 from async_ingest.run import drop_connection_noise, execute, tune_allocator
 from async_ingest.settings import RunSettings
 from async_ingest.sources.files import SourceFile
@@ -32,6 +31,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+# The options named in messages, as flags with their values as typed: --checksum md5.
+COMMAND_LINE = Spelling(spell, python=False)
 
 
 def _stderr(line: str) -> None:
@@ -46,15 +47,16 @@ def parse_settings(
     argv: Sequence[str] | None, environ: dict[str, str], warn: Callable[[str], None] = _warning
 ) -> RunSettings:
     """argv and ASYNC_INGEST_* variables -> IngestOptions (cli/table.py) -> the library's checks
-    (options.resolve) -> RunSettings. UsageError carries the line as the command spells it."""
+    (resolve.resolve) -> RunSettings. UsageError carries the line as the command spells it."""
 
     def spelled(line: str) -> None:
-        warn(spell_options(line, spell))
+        warn(COMMAND_LINE(line))
 
     try:
         sources, options = parse(argv, environ, spelled)
         # AWS_* for the endpoint, and the job's index for the shard (JOB_COMPLETION_INDEX, AWS Batch).
-        return resolve(sources, options, environ, spelled)
+        settings = resolve(sources, options, environ, spelled)
+        return replace(settings, spelling=COMMAND_LINE)  # the run's messages name flags too
     except UsageError:
         raise
     except ConfigError as exc:
@@ -74,7 +76,12 @@ def _cli_printer(settings: RunSettings, sources: list[SourceFile]) -> Printer:
     return printer
 
 
-CLI_OUTPUT = Output(printer=_cli_printer, say=print, warn=_stderr)
+def _terminal_columns() -> int | None:
+    """At a terminal, the columns lines must fit in (keeping a few for the ^C echo); None when piped."""
+    return shutil.get_terminal_size().columns - 2 if sys.stdout.isatty() else None
+
+
+CLI_OUTPUT = Output(printer=_cli_printer, say=print, warn=_stderr, columns=_terminal_columns)
 
 
 async def _run_with_signals(settings: RunSettings, received: list[int]) -> int:

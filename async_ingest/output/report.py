@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from async_ingest.events import FileResult
+from async_ingest.outcome import option_mark
 from async_ingest.output.display import json_safe, json_text
 from async_ingest.transform.csvcheck import DELIMITER_NAMES, CsvStats
 
@@ -45,7 +46,13 @@ def csv_findings(stats: CsvStats | None) -> list[str]:
 
 
 class ReportPathError(ValueError):
-    """--report PATH cannot be written there (checked before any upload, and again at the end)."""
+    """--report PATH cannot be written there (checked before any upload, and again at the end).
+    The message names the option as a mark ({opt:report=PATH}): the front end spells it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{option_mark('report', path)}: {reason}")
 
 
 @dataclass
@@ -185,13 +192,13 @@ def _refuse_special(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise ReportPathError(f"--report {path}: {exc.strerror or exc}") from None
+        raise ReportPathError(path, str(exc.strerror or exc)) from None
     if stat.S_ISLNK(mode):
-        raise ReportPathError(f"--report {path}: is a symbolic link; name the file itself")
+        raise ReportPathError(path, "is a symbolic link; name the file itself")
     if stat.S_ISDIR(mode):
-        raise ReportPathError(f"--report {path}: is a folder; name a file in it")
+        raise ReportPathError(path, "is a folder; name a file in it")
     if not stat.S_ISREG(mode):
-        raise ReportPathError(f"--report {path}: is not a regular file (device, FIFO or socket)")
+        raise ReportPathError(path, "is not a regular file (device, FIFO or socket)")
 
 
 def _temporary(path: Path) -> tuple[int, str]:
@@ -200,9 +207,7 @@ def _temporary(path: Path) -> tuple[int, str]:
     try:
         return tempfile.mkstemp(prefix=f".{path.name[:TMP_NAME_CHARS]}.", suffix=TMP_SUFFIX, dir=path.parent)
     except OSError as exc:
-        raise ReportPathError(
-            f"--report {path}: cannot write in {path.parent}: {exc.strerror or exc}"
-        ) from None
+        raise ReportPathError(path, f"cannot write in {path.parent}: {exc.strerror or exc}") from None
 
 
 def check_report_path(path: Path) -> None:
@@ -212,9 +217,7 @@ def check_report_path(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ReportPathError(
-            f"--report {path}: cannot create {path.parent}: {exc.strerror or exc}"
-        ) from None
+        raise ReportPathError(path, f"cannot create {path.parent}: {exc.strerror or exc}") from None
     fd, probe = _temporary(path)
     os.close(fd)
     os.unlink(probe)
@@ -250,5 +253,5 @@ def write_report(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise ReportPathError(f"--report {path}: {exc.strerror or exc}") from None
+            raise ReportPathError(path, str(exc.strerror or exc)) from None
         raise

@@ -12,16 +12,14 @@ import contextlib
 import dataclasses
 from dataclasses import dataclass
 
-from async_ingest.events import FileResult, PartUploaded, Status
+from async_ingest.events import FileResult, PartSending, PartUploaded, Status
 from async_ingest.pipeline.detection import encoding_info
 from async_ingest.pipeline.gate import GATE_KEY, gate_flags
 from async_ingest.pipeline.identity import object_extra
 from async_ingest.pipeline.job import FileJob, reads_inline
-from async_ingest.pipeline.parts import (
-    FilledPart,
+from async_ingest.pipeline.parts import FilledPart, Part, PartFiller
+from async_ingest.pipeline.readahead import (
     ParallelFiller,
-    Part,
-    PartFiller,
     parallel_workers,
     readahead_memory,
     splits_independently,
@@ -47,8 +45,23 @@ async def upload_stream(job: FileJob) -> FileResult:
         bom=job.detection.bom,
     )
 
+    # Where the source stood once each part was filled (part n is number n+1): a part's share of the
+    # source, which the bars use to turn its bytes sent into source bytes.
+    source_ends: list[int] = []
+
+    def span(number: int) -> int:
+        """The source bytes part `number` holds; 0 if not known."""
+        if 0 < number <= len(source_ends):
+            return source_ends[number - 1] - (source_ends[number - 2] if number > 1 else 0)
+        return 0
+
     def part_done(number: int, size: int) -> None:
-        job.emit(PartUploaded(source, number, size, reader.source_bytes_read(transcoder.bytes_in)))
+        read = reader.source_bytes_read(transcoder.bytes_in)
+        job.emit(PartUploaded(source, number, size, read, span(number)))
+
+    def part_sending(number: int, sent: int, size: int) -> None:
+        if holds := span(number):
+            job.emit(PartSending(source, number, sent, size, holds))
 
     checksum = CHECKSUMS[settings.checksum]
     extra = object_extra(source, job.detection, job.fingerprint, settings)
@@ -66,6 +79,7 @@ async def upload_stream(job: FileJob) -> FileResult:
         verify_etag=settings.verify_etag and settings.sse != "aws:kms",
         checksum=checksum,
         on_part=part_done,
+        on_sending=part_sending,
         flight=job.flight,
     )
     md5_parts: list[int] = []  # parts to compare with the ETags of parts already uploaded
@@ -115,6 +129,7 @@ async def upload_stream(job: FileJob) -> FileResult:
             codec_memory = await job.codecs.acquire(needed) if needed else 0
         while True:
             part = await fill_part(filler, reader, await writer.next_buffer(), check, inline)
+            source_ends.append(reader.source_bytes_read(transcoder.bytes_in))
             if check is not None:  # read when the upload starts: after the first part, or at the end
                 extra["Metadata"].update(csv_metadata(check.checker))
             if filler.exhausted:

@@ -20,7 +20,9 @@ from async_ingest.pipeline.detection import detect_source, encoding_info, redete
 from async_ingest.pipeline.file import upload_stream
 from async_ingest.pipeline.identity import object_key
 from async_ingest.pipeline.job import FileJob
+from async_ingest.pipeline.resume import unfinished_note
 from async_ingest.pipeline.skip import already_landed, passes_csv_gate
+from async_ingest.s3.checksums import CHECKSUMS
 from async_ingest.s3.model import S3Error
 from async_ingest.s3.writer import IntegrityError, ResumeMismatch
 from async_ingest.settings import IngestSettings
@@ -61,6 +63,14 @@ async def ingest_file(source: SourceFile, ctx: RunContext, key: str | None = Non
     return result
 
 
+async def _unfinished(job: FileJob) -> str | None:
+    """--dry-run: what upload_stream would do with the key's unfinished uploads (a stream is never
+    resumed: it cannot be read again)."""
+    resume = job.settings.resume and job.source.rereadable
+    checksum = CHECKSUMS[job.settings.checksum]
+    return await unfinished_note(job.s3, job.settings.bucket, job.key, checksum, resume)
+
+
 # What stores without flexible checksums answer to an x-amz-checksum-* header they do not know.
 REFUSED_CHECKSUM_CODES = {"InvalidArgument", "InvalidRequest", "NotImplemented", "BadRequest", "400", "501"}
 
@@ -71,7 +81,7 @@ def checksum_hint(exc: Exception, settings: IngestSettings) -> str:
     if not isinstance(exc, S3Error) or exc.code not in REFUSED_CHECKSUM_CODES or settings.checksum == "md5":
         return ""
     name = f"x-amz-checksum-{settings.checksum}"
-    return f" (this store may not accept the {name} header: use --checksum md5)"
+    return f" (this store may not accept the {name} header: use {{opt:checksum=md5}})"
 
 
 async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) -> FileResult:
@@ -81,6 +91,11 @@ async def _ingest_file(source: SourceFile, ctx: RunContext, result: FileResult) 
     result.encoding = encoding_info(detection)
     if settings.dry_run or s3 is None:
         result.status = Status.PLANNED
+        if s3 is not None:  # a dry run that may read the bucket (run.py): its unfinished uploads
+            job = FileJob(source, result.key, detection, fp, settings, s3, ctx.budget, emit)
+            in_parts = job.planned_size > job.part_size() or not source.size_known  # as upload_stream
+            note = await _unfinished(job) if in_parts else None
+            result.notes += (note,) if note else ()
         return result
     job = FileJob(
         source, result.key, detection, fp, settings, s3, ctx.budget, emit, settings.resume, flight=ctx.flight

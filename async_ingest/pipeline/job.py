@@ -17,8 +17,8 @@ from async_ingest.pipeline.parts import (
     plan_part_size,
 )
 from async_ingest.settings import IngestSettings
+from async_ingest.sources.compressed import MAX_EXPANDED_OPTION
 from async_ingest.sources.files import SourceFile
-from async_ingest.transform.compression import MAX_EXPANDED_OPTION
 from async_ingest.transform.detect import Detection
 from async_ingest.units import KiB
 
@@ -77,7 +77,7 @@ class FileJob:
         largest = max(self.settings.part_size, self.budget.capacity)
         fits = fitting_source_size(self.detection.encoding, largest)
         if fits < self.settings.max_expanded_size:
-            return fits, f"what {MAX_PARTS} parts within --max-memory hold"
+            return fits, f"what {MAX_PARTS} parts within {{opt:max_memory}} hold"
         return self.settings.max_expanded_size, MAX_EXPANDED_OPTION
 
     @property

@@ -1,31 +1,21 @@
-"""The only module that talks S3: a thin async face over aioboto3 for the calls async_ingest uses."""
+"""The S3 calls async_ingest makes: a thin async face over aioboto3 (S3), their failures as one-line
+S3Error, and open_s3, which opens the client with transport.py's session and configuration."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime as dt
-import io
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
-import aioboto3
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
-from botocore import utils as botocore_utils
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from async_ingest.events import Event
 from async_ingest.s3.checksums import CHECKSUMS, stored_checksum
-from async_ingest.s3.compat import (
-    PAYLOAD_SLICE,
-    cache_endpoints_per_bucket,
-    cache_user_agent,
-    install_lean_endpoint_resolver,
-    watched_session_class,
-)
+from async_ingest.s3.compat import cache_endpoints_per_bucket, cache_user_agent
 from async_ingest.s3.model import (
-    READ_TIMEOUT_S,
     ConnectionSettings,
     Listed,
     S3Error,
@@ -33,75 +23,26 @@ from async_ingest.s3.model import (
     redact_url_credentials,
     validate_region,
 )
-from async_ingest.s3.ratelimit import TokenBucket, slice_size
+from async_ingest.s3.ratelimit import TokenBucket
+from async_ingest.s3.transport import (
+    DEFAULT_REGION,
+    Body,
+    PartBody,
+    SentCallback,
+    bandwidth_limiter,
+    client_config,
+    make_session,
+    resolve_region,
+)
+from async_ingest.s3.verbose import watch_requests
 
-Body = bytes | bytearray | memoryview  # a part: a whole buffer or the start of one
 CONTENT_TYPE = "text/csv; charset=utf-8"
-DEFAULT_REGION = "us-east-1"
-CONNECT_TIMEOUT_S = 10
 LOST_UPLOAD_SLACK_S = 2  # server timestamps have whole seconds
 DENIED_HINTS = {
     "InvalidAccessKeyId": "the server does not know this access key; check the credentials in use",
     "SignatureDoesNotMatch": "the secret key does not match the access key; check the credentials in use",
     "AccessDenied": "these credentials are not allowed to use this bucket",
 }
-
-
-class PartBody(io.RawIOBase):
-    """A read-only, seekable view of a part buffer, handed to botocore as the request body.
-
-    Given bytes, botocore wraps them in BytesIO and aiohttp then calls getbuffer(), which copies
-    the whole part; a bytearray would be copied into the socket transport's buffer instead. Read
-    through this view, aiohttp streams the part in small chunks and nothing is copied whole.
-    Seekable, so a retried request re-sends the same bytes from memory.
-    """
-
-    def __init__(self, data: Body, limiter: TokenBucket | None = None) -> None:
-        super().__init__()
-        self._view = memoryview(data).toreadonly()
-        self._position = 0
-        self.limiter = limiter  # --bwlimit, shared by every body of the process
-        self.paced_until = 0.0  # monotonic end of the current wait for --bwlimit: not a stall
-
-    def __len__(self) -> int:
-        return len(self._view)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
-        self._position = min(max(0, base + offset), len(self._view))
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        chunk = self._view[self._position : self._position + len(buffer)]
-        buffer[: len(chunk)] = chunk
-        self._position += len(chunk)
-        return len(chunk)
-
-    def close(self) -> None:
-        """Let go of the part buffer: the HTTP stack may keep this object alive after the request
-        (measured: parts outlived their requests), but it must not keep the part's memory."""
-        with contextlib.suppress(BufferError):  # a slice still exported: dropping the view is enough
-            self._view.release()
-        self._view = memoryview(b"")
-        self._position = 0
-        super().close()
-
-    def read(self, size: int | None = -1) -> bytes:
-        """A slice of the part, not a copy: aiohttp writes it straight to the socket. (Typed bytes for
-        the io interface; every consumer here only needs the buffer protocol.)"""
-        end = len(self._view) if size is None or size < 0 else self._position + size
-        chunk = self._view[self._position : end]
-        self._position += len(chunk)
-        return chunk  # type: ignore[return-value]
 
 
 def content_md5(body: Body) -> dict[str, str]:
@@ -130,67 +71,6 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
 def wrap_error(exc: BaseException, context: str) -> S3Error:
     code, message = describe_error(exc)
     return S3Error(redact_url_credentials(f"{context}: {message}"), code)
-
-
-def make_session(settings: ConnectionSettings) -> aioboto3.Session:
-    kwargs: dict[str, Any] = {}
-    if settings.credentials is not None:
-        kwargs.update(
-            aws_access_key_id=settings.credentials.access_key_id,
-            aws_secret_access_key=settings.credentials.secret_access_key,
-            aws_session_token=settings.credentials.session_token,
-        )
-    if settings.profile:
-        kwargs["profile_name"] = settings.profile
-    # The botocore session is made here and handed over (a public argument), so it is at hand
-    # without aioboto3's private attribute.
-    botocore_session = get_session()
-    botocore_session.get_component("response_parser_factory").set_parser_defaults(
-        timestamp_parser=parse_timestamp
-    )
-    install_lean_endpoint_resolver(botocore_session)
-    return aioboto3.Session(botocore_session=botocore_session, **kwargs)
-
-
-def parse_timestamp(text: str) -> Any:
-    """botocore's timestamp parser goes through dateutil: ~0.3 ms per timestamp, 6 s for the
-    LastModified of 20,000 listed objects. The ISO 8601 form S3 uses in XML bodies parses in ~1 us
-    with datetime; anything else (HTTP dates in headers) still goes to botocore."""
-    if isinstance(text, str) and "T" in text:
-        with contextlib.suppress(ValueError):
-            return dt.datetime.fromisoformat(text)
-    return botocore_utils.parse_timestamp(text)
-
-
-def resolve_region(session: aioboto3.Session, settings: ConnectionSettings) -> str:
-    return settings.region or session.region_name or DEFAULT_REGION
-
-
-def client_config(settings: ConnectionSettings) -> AioConfig:
-    return AioConfig(
-        http_session_cls=watched_session_class(settings.read_timeout_s or READ_TIMEOUT_S, PartBody),
-        max_pool_connections=settings.max_connections,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        read_timeout=settings.read_timeout_s,
-        # botocore's standard mode: exponential backoff with jitter on throttling, 5xx and
-        # connection errors; bodies are bytes in memory, so a retried part is re-sent exactly.
-        retries={"mode": "standard", "max_attempts": settings.max_attempts},
-        # We send each body's checksum ourselves (x-amz-checksum-*, or Content-MD5 with --checksum
-        # md5). botocore >= 1.36 would otherwise add CRC32 trailers (aws-chunked) that several
-        # S3-compatible servers reject or store wrongly.
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        # Every call's parameters are built here from checked settings; botocore's check of them
-        # against the model cost ~0.2 ms per request (5% of a small file's CPU).
-        parameter_validation=False,
-        s3={
-            # S3-compatible servers behind an endpoint URL rarely do virtual-hosted buckets.
-            "addressing_style": "path" if settings.endpoint_url else "auto",
-            # Bodies are protected by their checksum, which the server verifies; signing their SHA-256
-            # too (botocore does over plain http) would hash every byte once more (bench profile).
-            "payload_signing_enabled": False,
-        },
-    )
 
 
 class S3:
@@ -254,13 +134,16 @@ class S3:
             self.retried_requests += 1
         return response
 
-    async def _call_with_body(self, context: str, method: str, body: Body, **kwargs: Any) -> Any:
+    async def _call_with_body(
+        self, context: str, method: str, body: Body, on_sent: SentCallback | None = None, **kwargs: Any
+    ) -> Any:
         """A body the server found damaged on arrival (its checksum does not match: BadDigest) is sent
-        again from memory; botocore's standard retry mode does not retry that error."""
+        again from memory; botocore's standard retry mode does not retry that error. on_sent: told
+        the bytes of each attempt written so far, once per slice (compat.PartPayload)."""
         attempt = 1
         while True:
             try:
-                with contextlib.closing(PartBody(body, self._limiter)) as stream:
+                with contextlib.closing(PartBody(body, self._limiter, on_sent)) as stream:
                     return await self._call(context, method, Body=stream, **kwargs)
             except S3Error as exc:
                 if exc.code != "BadDigest" or attempt >= self._max_attempts:
@@ -268,13 +151,20 @@ class S3:
                 attempt += 1
 
     async def put_object(
-        self, bucket: str, key: str, body: Body, checksum: Mapping[str, str], extra: Mapping[str, Any]
+        self,
+        bucket: str,
+        key: str,
+        body: Body,
+        checksum: Mapping[str, str],
+        extra: Mapping[str, Any],
+        on_sent: SentCallback | None = None,
     ) -> StoredObject:
         """checksum: the body's checksum arguments (Checksum.request_args)."""
         response = await self._call_with_body(
             f"upload s3://{bucket}/{key}",
             "put_object",
             body,
+            on_sent,
             Bucket=bucket,
             Key=key,
             **checksum,
@@ -339,12 +229,20 @@ class S3:
                     await self.abort_multipart(bucket, key, str(upload["UploadId"]))
 
     async def upload_part(
-        self, bucket: str, key: str, upload_id: str, number: int, body: Body, checksum: Mapping[str, str]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        number: int,
+        body: Body,
+        checksum: Mapping[str, str],
+        on_sent: SentCallback | None = None,
     ) -> str:
         response = await self._call_with_body(
             f"upload part {number} of s3://{bucket}/{key}",
             "upload_part",
             body,
+            on_sent,
             Bucket=bucket,
             Key=key,
             UploadId=upload_id,
@@ -474,19 +372,16 @@ class S3:
             kwargs["ContinuationToken"] = response["NextContinuationToken"]
 
 
-def bandwidth_limiter(bwlimit: int | None) -> TokenBucket | None:
-    """--bwlimit bytes per second across all uploads; bursts of one body slice at most."""
-    if bwlimit is None:
-        return None
-    return TokenBucket(rate=bwlimit, burst=slice_size(bwlimit, PAYLOAD_SLICE))
-
-
 @contextlib.asynccontextmanager
-async def open_s3(settings: ConnectionSettings, bwlimit: int | None = None) -> AsyncIterator[tuple[S3, str]]:
+async def open_s3(
+    settings: ConnectionSettings,
+    bwlimit: int | None = None,
+    on_request: Callable[[Event], None] | None = None,
+) -> AsyncIterator[tuple[S3, str]]:
     """An S3 face and the region in use (request bodies sent at bwlimit bytes per second at most, in
-    all). Fails with S3Error('no AWS credentials ...') early, and with
-    an S3Error for an AWS configuration botocore refuses (unknown profile, unparsable config file,
-    invalid region from the environment or config)."""
+    all; on_request, for --verbose, gets an event per request and per retry). Fails with
+    S3Error('no AWS credentials ...') early, and with an S3Error for an AWS configuration botocore
+    refuses (unknown profile, unparsable config file, invalid region from the environment or config)."""
     async with contextlib.AsyncExitStack() as stack:
         try:
             session = make_session(settings)
@@ -520,4 +415,6 @@ async def open_s3(settings: ConnectionSettings, bwlimit: int | None = None) -> A
             raise wrap_error(exc, "AWS configuration") from None
         cache_endpoints_per_bucket(client)
         cache_user_agent(client)
+        if on_request is not None:
+            watch_requests(client, on_request, settings.max_attempts)
         yield S3(client, settings.max_attempts, bandwidth_limiter(bwlimit)), region

@@ -111,6 +111,11 @@ class LocalS3Server:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.s3_port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The weed process while it runs (the benchmark samples its CPU)."""
+        return self._process.pid if self._process is not None else None
+
     def command(self) -> list[str]:
         names = ["master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3.grpc"]
         if not self._ports:

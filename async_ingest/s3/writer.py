@@ -5,6 +5,7 @@ bucket never holds a partial object or orphaned parts (smart_open's writer, done
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,10 @@ if TYPE_CHECKING:  # the S3 face loads botocore: a dry run goes without it
     from async_ingest.s3.client import S3
 
 ABORT_ATTEMPTS = 3
+# A part being sent reports its bytes at most this often (on_sending): enough for a bar to move
+# smoothly, few enough that many parts in flight never flood the event loop; a part sent quicker
+# reports nothing (its acknowledgement follows at once).
+SENDING_EVERY_S = 0.1
 
 
 class IntegrityError(RuntimeError):
@@ -64,6 +69,8 @@ class ObjectWriter:
     verify_etag: bool = True  # --checksum md5 only (an SSE-KMS ETag is no MD5)
     checksum: Checksum = CHECKSUMS[DEFAULT_CHECKSUM]
     on_part: Callable[[int, int], None] = lambda number, size: None
+    # (number, sent, size): a part's bytes written so far in this attempt, at most every SENDING_EVERY_S
+    on_sending: Callable[[int, int, int], None] | None = None
     flight: PartsInFlight | None = None  # told how long each part took to send
     _held: FilledPart | None = None  # the first full part, kept until we know whether a second follows
     _filling: bytearray | None = None  # the paid buffer of the part being filled now
@@ -178,7 +185,12 @@ class ObjectWriter:
         self._size += part.size
         try:
             stored = await self.s3.put_object(
-                self.bucket, self.key, part.data, self.checksum.request_args(part.digest), self.extra
+                self.bucket,
+                self.key,
+                part.data,
+                self.checksum.request_args(part.digest),
+                self.extra,
+                on_sent=self._sending(1, part.size),
             )
         finally:
             self.budget.return_buffer(part.buffer)
@@ -213,6 +225,7 @@ class ObjectWriter:
                 number,
                 part.data,
                 self.checksum.request_args(part.digest),
+                on_sent=self._sending(number, part.size),
             )
             landed = True
         finally:
@@ -222,6 +235,23 @@ class ObjectWriter:
             self._check_etag(etag, single_put_etag(part.digest))
         self._etags[number] = etag
         self.on_part(number, part.size)
+
+    def _sending(self, number: int, size: int) -> Callable[[int], None] | None:
+        """The body's per-slice callback for one part, coalesced to on_sending at most every
+        SENDING_EVERY_S (a retry reports from 0 again: whoever counts takes the most per part)."""
+        report = self.on_sending
+        if report is None:
+            return None
+        last = time.monotonic()
+
+        def sent(count: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= SENDING_EVERY_S:
+                last = now
+                report(number, count, size)
+
+        return sent
 
     def _reuse(self, number: int, part: FilledPart) -> bool:
         uploaded = self._uploaded.pop(number, None)
@@ -307,7 +337,7 @@ class ObjectWriter:
             raise IntegrityError(
                 f"s3://{self.bucket}/{self.key}: the server returned no {name} checksum for the object "
                 f"({missing} carried one), so the object was deleted; this store may not support S3 "
-                "checksums: use --checksum md5"
+                "checksums: use {opt:checksum=md5}"
             )
         assert stored is not None
         if stored.value != expected:

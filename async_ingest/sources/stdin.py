@@ -17,14 +17,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from async_ingest.sources.compressed import DEFAULT_MAX_EXPANDED_SIZE, MAX_EXPANDED_OPTION
 from async_ingest.sources.files import DETECTION_MEMORY, Reader, SourceFile
-from async_ingest.transform.compression import DEFAULT_MAX_EXPANDED_SIZE, MAX_EXPANDED_OPTION
 
 STDIN = "-"
 STDIN_HEAD = DETECTION_MEMORY  # as many bytes as the windows sampled from a file
 NOT_AGAIN = (
     "standard input cannot be read again to restart with another encoding: "
-    "give --encoding, or --on-decode-error replace"
+    "give {opt:encoding}, or {opt:on_decode_error=replace}"
 )
 
 

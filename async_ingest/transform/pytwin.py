@@ -2,7 +2,13 @@
 
 It defines the semantics (CPython's codecs, the CSV check's scan moved here from csvcheck.py) and runs
 where the extension is not built or ASYNC_INGEST_NO_EXTENSIONS=1 is set.
-tests/test_native_equivalence.py holds the two to identical bytes, offsets, counts and CSV facts.
+tests/unit/test_native_equivalence.py holds the two to identical bytes, offsets, counts and CSV facts.
+
+One module of ~530 lines on purpose (issue 21): it is the module-for-module stand-in of the extension.
+The equivalence tests and bench/per_byte.py pass this module where `_native` goes (`NATIVE = pytwin`,
+`impl.csv_scan(...)`), native.py falls back to its names one for one, and its sections follow
+_native.c's (UTF-8 check, single-byte code page, UTF-16, CSV scan, CSV sync), so the two read side
+by side. Split in two, it would need a facade re-exporting both halves to stay that stand-in.
 """
 
 from __future__ import annotations

@@ -13,9 +13,7 @@ from async_ingest.events import (
     EncodingInfo,
     FileResult,
 )
-from async_ingest.output.progress import (
-    columns_of,
-)
+from async_ingest.output.lines import columns_of
 from async_ingest.sources.files import SourceFile
 from tests.conftest import cli_env, list_keys, run_cli
 from tests.terminal import make_file, run_in_terminal

@@ -123,7 +123,8 @@ def test_a_rerun_on_moto_skips_and_the_manifest_is_readable(
     folder, bodies = sources
     first = upload(folder, moto_server, moto_bucket, prefix, tmp_path)
     assert first.returncode == 0, first.output
-    again = upload(folder, moto_server, moto_bucket, prefix, tmp_path)
+    # --manifest-always: a re-run that skipped every file writes no manifest by default.
+    again = upload(folder, moto_server, moto_bucket, prefix, tmp_path, "--manifest-always")
     assert again.returncode == 0, again.output
     entries = report_entries(tmp_path)
     for filename, body in bodies.items():

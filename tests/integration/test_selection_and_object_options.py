@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from async_ingest.output.lines import columns_of
 from async_ingest.units import MiB
 from tests.conftest import cli_env, list_keys, read_object, run_cli
 from tests.terminal import make_file, run_in_terminal
@@ -134,3 +136,21 @@ def test_local_listing_starts_below_the_closed_bars(tmp_path: Path) -> None:
     assert screen[:listing].endswith("\n")  # on a line of its own, not after the bar
     assert screen.rindex("total (2 files)") < listing  # no bar drawn below the listing
     assert screen.index("summary") > listing
+
+
+def test_at_60_columns_the_local_listing_and_the_summary_do_not_wrap(tmp_path: Path) -> None:
+    """The local server's line, the manifest's key, the keys of the --local listing
+    (Raw/Local/CSV/.../2026/12/06/name.csv) and the bars wrapped at 60 columns: each is now fitted to
+    the terminal."""
+    (tmp_path / "src").mkdir()
+    make_file(tmp_path / "src" / "a-file-with-a-rather-long-name-for-sixty-columns.csv", 1)
+    code, screen = run_in_terminal(
+        [str(tmp_path / "src"), "--local", "--local-dir", str(tmp_path / "s3")], cli_env(), columns=60
+    )
+    assert code == 0, screen
+    shown = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).rsplit("\r", 1)[-1] for line in screen.split("\r\n")]
+    listing = shown.index("s3://local-datalake now holds 2 object(s):")
+    rows = [line for line in shown[listing + 1 :] if line.startswith("  ")][:2]
+    assert len(rows) == 2 and any("  ..." in r and r.endswith("-for-sixty-columns.csv") for r in rows), rows
+    assert all(columns_of(line) <= 60 for line in shown), shown  # the server, manifest, bar lines too
+    assert any(line.startswith("manifest ...") for line in shown), shown

@@ -51,7 +51,7 @@ BAD_BUCKET = "invalid bucket name 'Bad_Bucket': use 3-63 lower-case letters"
 def test_configuration_errors_name_the_option_as_each_front_end_spells_it(
     options: dict[str, Any], cli_args: list[str], api_says: str, cli_says: str, tmp_path: Path
 ) -> None:
-    """One check for both front ends (options.resolve); Python names the keyword, the command the flag."""
+    """One check for both front ends (resolve.resolve); Python names the keyword, the command the flag."""
     (tmp_path / "a.csv").write_text("a\n1\n")
     with pytest.raises(ConfigError) as raised:
         ingest([tmp_path], endpoint_url="http://127.0.0.1:9", **options)
@@ -99,7 +99,7 @@ def test_credentials_as_an_orchestrator_holds_them_are_never_shown(tmp_path: Pat
     import boto3
 
     from async_ingest import Credentials
-    from async_ingest.options import resolve
+    from async_ingest.resolve import resolve
 
     secret = "s3cr3t-never-shown"
     given = Credentials("AKIDEXAMPLE", secret)

@@ -18,7 +18,7 @@ from async_ingest.cli.main import UsageError, parse_settings
 from async_ingest.keys import InvalidKey, validate_template
 from async_ingest.pipeline.budget import physical_memory
 from async_ingest.s3.model import validate_endpoint_url
-from async_ingest.sources.files import shard_from_environment
+from async_ingest.sources.shard import shard_from_environment
 from async_ingest.transform.detect import resolve_codec
 from async_ingest.units import parse_size
 from tests.conftest import REPO, CliResult, cli_env, run_cli
@@ -252,7 +252,7 @@ def test_max_memory_beyond_the_machine_or_the_ceiling(monkeypatch: pytest.Monkey
     args = ["data/", "--bucket", "b-ok", "--max-memory"]
     with pytest.raises(UsageError, match="more than this machine's memory"):
         parse_settings([*args, str(machine + 1)], {})
-    monkeypatch.setattr("async_ingest.options.physical_memory", lambda: None)  # the OS does not say
+    monkeypatch.setattr("async_ingest.validate.physical_memory", lambda: None)  # the OS does not say
     with pytest.raises(UsageError, match=r"above the 64\.0 GiB ceiling"):
         parse_settings([*args, "65GiB"], {})
     assert parse_settings([*args, "64GiB"], {}).ingest.max_memory == 64 * 1024**3

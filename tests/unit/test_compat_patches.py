@@ -80,6 +80,19 @@ DIGESTS: dict[str, dict[str, str]] = {
         "c7e809df7d6edb9163bc4d359f8546e40935b87b": "floor",
         "d17011467d5ae89c6bbbb1bcdeefbca5eea68157": "top",
     },
+    # LeanSession: the handlers it leaves out, registered from __init__ (issue 22).
+    "aioboto3.session:Session._register_default_handlers": {
+        "3b258b5d9574b925ef819ab0eafbc0db3d1b5bf6": "floor, top"
+    },
+    "aioboto3.session:Session.__init__": {
+        "4a20a57c685962d81d16bf8b309bf7b01bc61994": "floor",
+        "0c8cf6319b5d6dfac7341968f0e2870f3d0c132f": "top",
+    },
+    # lean_endpoints_file: the file the loader would load (search paths in order, .json then .json.gz).
+    "botocore.loaders:Loader._potential_locations": {
+        "d8dbe1b219a34370856a1469cb1a46ffdded4a00": "floor, top"
+    },
+    "botocore.loaders:JSONFileLoader.load_file": {"1ae452ff7b6d228282973f9e7681177d97f9d6f9": "floor, top"},
     # WatchedHTTPSession: aiobotocore hands a body that is no file object to aiohttp as it is.
     "aiobotocore.httpsession:AIOHTTPSession.send": {
         "223958693145baed192461836c4eb7b78c9c4c2d": "floor",

@@ -20,7 +20,7 @@ import pytest
 from async_ingest.api import ConfigError, ingest
 from async_ingest.cli.main import UsageError, parse_settings
 from async_ingest.s3.object_options import parse_metadata
-from async_ingest.sources.files import ListingStopped, find_sources
+from async_ingest.sources.walk import ListingStopped, find_sources
 from async_ingest.transform.csvcheck import CsvChecker
 from tests.conftest import REPO, CliResult, cli_env, run_cli
 
@@ -143,7 +143,7 @@ def test_pinned_parts_beyond_the_ceiling_are_refused() -> None:
 
 
 def test_pinned_parts_beyond_the_machine_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("async_ingest.options.physical_memory", lambda: 1024**3)  # a 1 GiB machine
+    monkeypatch.setattr("async_ingest.validate.physical_memory", lambda: 1024**3)  # a 1 GiB machine
     args = ["data/", "--bucket", "b-ok", "--part-size", "8MiB", "--max-memory", "64MiB"]
     with pytest.raises(UsageError, match=r"--parts-in-flight 200 x --part-size 8MiB .* machine's memory"):
         parse_settings([*args, "--parts-in-flight", "200"], {})

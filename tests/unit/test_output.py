@@ -20,16 +20,11 @@ from async_ingest.events import (
     ManifestWritten,
     PartUploaded,
 )
+from async_ingest.output import bars as terminal_bars
 from async_ingest.output import progress
-from async_ingest.output.progress import (
-    JsonLogPrinter,
-    PlainPrinter,
-    TerminalProgress,
-    columns_of,
-    json_error_line,
-    short_line,
-    summary_lines,
-)
+from async_ingest.output.bars import TerminalProgress
+from async_ingest.output.lines import columns_of, file_line, json_error_line, short_line, summary_lines
+from async_ingest.output.progress import JsonLogPrinter, PlainPrinter
 from async_ingest.output.report import summarise, write_report
 from async_ingest.sources.files import SourceFile
 from async_ingest.transform.csvcheck import CsvStats
@@ -131,7 +126,7 @@ def test_text_line_report_and_metadata_write_the_delimiter_the_same_way() -> Non
         result = uploaded("x.csv", csv=found)
         assert csv_metadata(checker)["csv-delimiter"] == name
         assert csv_entry(result)["delimiter"] == name
-        assert f" delim={name}" in progress.file_line(result)
+        assert f" delim={name}" in file_line(result)
 
 
 def test_at_a_terminal_each_file_line_fits_the_width() -> None:
@@ -146,7 +141,7 @@ def test_at_a_terminal_each_file_line_fits_the_width() -> None:
     wide = short_line(flagged, 120)
     assert "1,234 rows  ragged  open quote  -> " in wide and wide.endswith("_mensal_2026.csv")
     assert columns_of("東京") == 4
-    full = progress.file_line(flagged)  # piped output and logs keep everything
+    full = file_line(flagged)  # piped output and logs keep everything
     assert name in full and key in full and "unterminated quote (line 9)" in full
 
 
@@ -159,7 +154,7 @@ def terminal_printer(monkeypatch: Any, total: int, files: int, rows: int = 24) -
     screen = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", screen)  # where tqdm draws
     monkeypatch.setattr(sys, "stdout", screen)
-    monkeypatch.setattr(progress.shutil, "get_terminal_size", lambda: os.terminal_size((80, rows)))
+    monkeypatch.setattr(terminal_bars.shutil, "get_terminal_size", lambda: os.terminal_size((80, rows)))
     monkeypatch.setenv("COLUMNS", "80")
     return TerminalProgress(total, files), screen
 
@@ -178,7 +173,7 @@ def test_one_part_files_get_no_bar_and_bars_are_capped_to_the_rows(monkeypatch: 
     drawn = screen.getvalue()
     assert not any(f"small{i}.csv:" in drawn for i in range(3))
     bars = [source for source in big if f"{source.file_name}:" in drawn]
-    assert len(bars) == 10 - progress.RESERVED_ROWS  # 6 of 10 rows; the total bar says the rest
+    assert len(bars) == 10 - terminal_bars.RESERVED_ROWS  # 6 of 10 rows; the total bar says the rest
     assert "B / 40.0 MiB" in drawn and "B / 403.0 MiB" in drawn  # sizes as the summary writes them
     printer.close()  # the total bar drawn once more, with its rate
     assert re.search(r"\d\.\d [KMGT]iB/s\]", screen.getvalue())

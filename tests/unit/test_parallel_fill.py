@@ -12,7 +12,8 @@ import pytest
 
 from async_ingest.pipeline.budget import MemoryBudget
 from async_ingest.pipeline.file import CsvCheck
-from async_ingest.pipeline.parts import MIN_PART_SIZE, SEGMENT, ParallelFiller, PartFiller
+from async_ingest.pipeline.parts import MIN_PART_SIZE, PartFiller
+from async_ingest.pipeline.readahead import SEGMENT, ParallelFiller
 from async_ingest.transform import native
 from async_ingest.transform.csvcheck import CsvChecker, CsvPolicy
 from async_ingest.transform.transcode import DecodeFailure, Transcoder

@@ -7,9 +7,9 @@ import asyncio
 import aioboto3
 import pytest
 
-from async_ingest.s3.client import make_session
 from async_ingest.s3.compat import ENDPOINT_SERVICES, cache_endpoints_per_bucket, cache_user_agent
 from async_ingest.s3.model import ConnectionSettings, Credentials
+from async_ingest.s3.transport import make_session
 
 REGIONS = ["us-east-1", "eu-west-3", "ap-southeast-2", "cn-north-1", "us-gov-west-1", "us-iso-east-1"]
 CREDENTIALS = Credentials(access_key_id="AKIDEXAMPLE", secret_access_key="example-secret")

@@ -19,7 +19,8 @@ from async_ingest.s3.object_options import (
 )
 from async_ingest.s3.ratelimit import TokenBucket, slice_size
 from async_ingest.settings import IngestSettings
-from async_ingest.sources.files import FileFilter, SourceError, SourceFile, find_sources, walk_folder
+from async_ingest.sources.files import SourceFile
+from async_ingest.sources.walk import FileFilter, SourceError, find_sources, walk_folder
 from async_ingest.transform.detect import Detection
 from async_ingest.units import KiB, MiB
 
@@ -103,7 +104,8 @@ def test_a_file_named_directly_is_taken_whatever_the_filters(tmp_path: Path) -> 
 
 def test_nothing_found_names_the_patterns(tmp_path: Path) -> None:
     make_tree(tmp_path)
-    with pytest.raises(SourceError, match=r"no files matching \*\.json found in .* \(with --exclude x\)"):
+    nothing = r"no files matching \*\.json found in .* \(with \{opt:exclude=x\}\)"  # spelled by the front end
+    with pytest.raises(SourceError, match=nothing):
         find_sources([tmp_path], filters=FileFilter(("*.json",), ("x",)))
 
 

@@ -9,8 +9,9 @@ import os
 import zipfile
 from pathlib import Path
 
-from async_ingest.sources.files import DETECTION_MEMORY, SourceFile, SourceReader, find_sources
+from async_ingest.sources.files import DETECTION_MEMORY, SourceFile, SourceReader
 from async_ingest.sources.stdin import STDIN_HEAD, StdinStream, stdin_source
+from async_ingest.sources.walk import find_sources
 
 
 def listed(path: Path) -> SourceFile:

@@ -3,15 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from async_ingest.sources.files import (
-    Shard,
-    SourceError,
-    Unreadable,
-    find_sources,
-    parse_shard,
-    shard_from_environment,
-    walk_folder,
-)
+from async_ingest.sources.shard import Shard, parse_shard, shard_from_environment
+from async_ingest.sources.walk import SourceError, Unreadable, find_sources, walk_folder
 
 
 def make_tree(root: Path) -> None:
