@@ -1,5 +1,6 @@
 """The S3 calls async_ingest makes: a thin async face over aioboto3 (S3), their failures as one-line
-S3Error, and open_s3, which opens the client with transport.py's session and configuration."""
+S3Error (errors.py), and open_s3, which opens the client with transport.py's session and
+configuration."""
 
 from __future__ import annotations
 
@@ -10,17 +11,17 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from async_ingest.events import Event
 from async_ingest.s3.checksums import CHECKSUMS, stored_checksum
 from async_ingest.s3.compat import cache_endpoints_per_bucket, cache_user_agent
+from async_ingest.s3.errors import DENIED_HINTS, describe_error, wrap_error
 from async_ingest.s3.model import (
     ConnectionSettings,
     Listed,
     S3Error,
     StoredObject,
-    redact_url_credentials,
     validate_region,
 )
 from async_ingest.s3.ratelimit import TokenBucket
@@ -38,39 +39,12 @@ from async_ingest.s3.verbose import watch_requests
 
 CONTENT_TYPE = "text/csv; charset=utf-8"
 LOST_UPLOAD_SLACK_S = 2  # server timestamps have whole seconds
-DENIED_HINTS = {
-    "InvalidAccessKeyId": "the server does not know this access key; check the credentials in use",
-    "SignatureDoesNotMatch": "the secret key does not match the access key; check the credentials in use",
-    "AccessDenied": "these credentials are not allowed to use this bucket",
-}
 
 
 def content_md5(body: Body) -> dict[str, str]:
     """The ContentMD5 argument of a request carrying body."""
     md5 = CHECKSUMS["md5"]
     return md5.request_args(md5.digest(body))
-
-
-def describe_error(exc: BaseException) -> tuple[str, str]:
-    """(code, one-line message) for any botocore/aiohttp failure, without request details."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-        message = str(error.get("Message") or "").strip()
-        operation = getattr(exc, "operation_name", "request")
-        return code, f"{operation}: {code}{': ' + message if message else ''}"
-    if isinstance(exc, NoCredentialsError):
-        return "NoCredentials", "no AWS credentials found"
-    if isinstance(exc, BotoCoreError):
-        return type(exc).__name__, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return type(exc).__name__, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(
-        ": "
-    )
-
-
-def wrap_error(exc: BaseException, context: str) -> S3Error:
-    code, message = describe_error(exc)
-    return S3Error(redact_url_credentials(f"{context}: {message}"), code)
 
 
 class S3:
