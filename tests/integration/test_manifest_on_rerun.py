@@ -55,7 +55,12 @@ def test_manifest_always_writes_one_for_a_rerun_too(
     assert again.returncode == 0, again.output
     written = manifests(s3, shared_bucket, prefix)
     assert len(written) == 2 and f"manifest s3://{shared_bucket}/" in again.stdout
-    document = json.loads(s3.get_object(Bucket=shared_bucket, Key=max(written))["Body"].read())
+    # The key the re-run printed: two runs in one second share the run id's time, so the
+    # keys' order does not tell which is the later one.
+    line = next(x for x in again.stdout.splitlines() if x.startswith("manifest s3://"))
+    key = line.removeprefix(f"manifest s3://{shared_bucket}/")
+    assert key in written
+    document = json.loads(s3.get_object(Bucket=shared_bucket, Key=key)["Body"].read())
     assert sorted(o["status"] for o in document["objects"]) == ["skipped", "skipped"]
 
 
