@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import cli_env, read_object, run_cli
+from tests.unit.test_detection_corpus import CENTRAL_ROWS, WESTERN_ROWS
 
 # The issue's files, as bytes that reproduce the reports on the code before the fix (found by a seeded
 # search over such CSVs): Western names in Windows-1252, 300 B, where only `Ærø`, `São Paulo`, `Øresund`,
@@ -15,29 +16,6 @@ from tests.conftest import cli_env, read_object, run_cli
 # Polish, Czech, Hungarian and Romanian place names and phrases in Windows-1250, 186 B (read as
 # ISO-8859-15, with C1 controls for ť ś ź). CENTRAL_ROWS_ORDINAL was still ISO-8859-15 after the first
 # fix: its `Piteşti` reads `Piteºti`, an ordinal inside a word, which the scorer took for a letter.
-WESTERN_ROWS = (
-    "id;name;city;note;amount\n"
-    "1;Anne Moreau;Ærø;ok;534.12\n"
-    "2;Lars Holm;São Paulo;ok;164.94\n"
-    "3;Karl Lund;Øresund;open;762.08\n"
-    "4;Marta Costa;Bergen;naïve;262.90\n"
-    "5;Luis Ruiz;Málaga;open;431.88\n"
-    "6;Karl Lund;Bergen;ok;531.75\n"
-    "7;Marta Costa;Porto;paid;47.00\n"
-    "8;Lars Holm;Berlin;ok;250.47\n"
-    "9;Jens Dahl;Paris;new;400.85\n"
-)
-CENTRAL_ROWS = (
-    "id,miasto,opis\n"
-    "1,Zielona Góra,Dobrý den\n"
-    "2,Třebíč,Köszönöm\n"
-    "3,Nyíregyháza,dobrá chuť\n"
-    "4,Sibiu,Na zdraví\n"
-    "5,Łódź,Spotkanie w środę\n"
-    "6,Galaţi,Źródło Wisły\n"
-    "7,Olomouc,Mulţumesc\n"
-    "8,Sibiu,Bună ziua\n"
-)
 
 
 def test_issue_files_land_in_s3_as_their_utf8_text(

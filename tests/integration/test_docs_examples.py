@@ -9,34 +9,20 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from async_ingest.s3.local import LocalS3Server
-from tests.conftest import REPO, cli_env
+from tests.conftest import REPO
+from tests.unit.test_docs_examples import command, new_user_env
 
 CODE_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 
-def command(text: str) -> list[str]:
-    words = text.split()
-    assert words[0] == "async-ingest", text  # on PATH after the quick start's `source .venv/bin/activate`
-    return [sys.executable, "-m", "async_ingest", *words[1:]]
-
-
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
-
-
-def new_user_env() -> dict[str, str]:
-    """No AWS keys or endpoint: what a fresh shell has (the quick start needs none)."""
-    env = cli_env()
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
-        env.pop(name, None)
-    return env
 
 
 def _own_server_block() -> str:

@@ -11,10 +11,8 @@ import pytest
 
 from async_ingest.events import (
     EncodingInfo,
-    FileResult,
 )
 from async_ingest.output.lines import columns_of
-from async_ingest.sources.files import SourceFile
 from tests.conftest import cli_env, list_keys, run_cli
 from tests.terminal import make_file, run_in_terminal
 
@@ -121,11 +119,6 @@ def test_shards_cover_a_folder_exactly_once(
 # --- Printers, driven with events directly (issue 23): what each format shows --------------------
 
 CP1252 = EncodingInfo("cp1252", "detected", 1.0, False)
-
-
-def uploaded(name: str, size: int = 100, csv: Any = None, key: str | None = None) -> FileResult:
-    source = SourceFile(name, "", size, 0)
-    return FileResult(source, "b", key or f"Raw/{name}", "uploaded", CP1252, size, size, csv=csv, seconds=0.1)
 
 
 def test_at_a_60_column_terminal_small_files_get_lines_that_fit_and_no_bars(

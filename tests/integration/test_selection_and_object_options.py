@@ -14,29 +14,9 @@ from async_ingest.output.lines import columns_of
 from async_ingest.units import MiB
 from tests.conftest import cli_env, list_keys, read_object, run_cli
 from tests.terminal import make_file, run_in_terminal
+from tests.unit.test_selection_and_object_options import make_tree
 
 pytestmark = pytest.mark.slow  # a real S3 server, runs of the command: not in the quick subset
-
-MIXED_TREE = [
-    "a.csv",
-    "B.CSV",
-    "c.tsv",
-    "notes.txt",
-    "readme.md",
-    ".hidden.tsv",
-    "exports/d.tsv",
-    "exports/e.TXT",
-    "exports/f.txt",
-    "exports/old/g.tsv",
-    ".cache/h.tsv",
-]
-
-
-def make_tree(root: Path) -> None:
-    for rel in MIXED_TREE:
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"id|name\n1|{rel}\n")
 
 
 def test_filters_end_to_end(s3_server: Any, s3: Any, shared_bucket: str, prefix: str, tmp_path: Path) -> None:
